@@ -1,0 +1,113 @@
+"""The one place the Dramatiq broker is built (Redis, or RabbitMQ for `amqp://` URLs).
+
+`build_broker()` makes a broker for enqueuing (the web process, the relay); `setup_broker()`
+also installs it as Dramatiq's global broker, which actor modules bind to when they are
+declared. The worker runs `dramatiq actors.broker:setup actors.worker`: Dramatiq calls
+`setup()` first, then imports the actor modules.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from actors.middleware.retries import Retries
+from store.settings import Settings, SettingsError
+
+logger = logging.getLogger(__name__)
+
+# The broker's own Redis calls run Lua scripts that may scan many keys during
+# maintenance, so they get a longer socket timeout than request-path calls.
+BROKER_SOCKET_TIMEOUT_S = 10.0
+# Out of a million broker commands, how many also run the dead-worker sweep. Dramatiq's
+# default (1,000) leaves a killed worker's messages stranded for minutes; the sweep is
+# cheap, so we run it more often (and the scheduler also runs it every few seconds).
+MAINTENANCE_CHANCE = 20_000
+
+_installed: dramatiq.Broker | None = None
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    """Return a new broker for `BROKER_URL` (else `REDIS_URL`) with our middleware."""
+    url = settings.effective_broker_url
+    middleware: list[dramatiq.Middleware] = [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        CurrentMessage(),
+        Retries(
+            max_retries=settings.queue_retry_attempts,
+            backoff_ms=settings.queue_backoff_delay_ms,
+            max_backoff_ms=settings.queue_max_backoff_ms,
+        ),
+    ]
+    if url and url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        return RabbitmqBroker(url=url, middleware=middleware)
+    return RedisBroker(
+        client=_broker_redis(url),
+        namespace=settings.redis_namespace,
+        heartbeat_timeout=settings.worker_heartbeat_timeout_ms,
+        maintenance_chance=MAINTENANCE_CHANCE,
+        middleware=middleware,
+    )
+
+
+def _broker_redis(url: str | None) -> redis.Redis:
+    if url is None:
+        # Without REDIS_URL every enqueue fails like an outage would, and the webhook's
+        # deferral keeps the job until a configured process relays it; /readyz says why.
+        return redis.Redis(unix_socket_path="/nonexistent/REDIS_URL-is-not-set")
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=BROKER_SOCKET_TIMEOUT_S,
+        socket_connect_timeout=2.0,
+        health_check_interval=30,
+    )
+
+
+def setup_broker(settings: Settings) -> dramatiq.Broker:
+    """Build the broker and install it as Dramatiq's global broker (once per process)."""
+    global _installed
+    if _installed is None:
+        _installed = build_broker(settings)
+        dramatiq.set_broker(_installed)
+    return _installed
+
+
+def installed_broker() -> dramatiq.Broker:
+    """Return the global broker, refusing Dramatiq's silent RabbitMQ fallback.
+
+    Raises:
+      RuntimeError: If `setup_broker()` has not run in this process.
+    """
+    if _installed is None:
+        raise RuntimeError("actors.broker.setup_broker() must run before actors are declared")
+    return _installed
+
+
+def setup() -> None:
+    """Entry point for the `dramatiq` CLI: read the settings and install the broker."""
+    from actors.context import install_runtime
+    from bot.logs import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings, adopt_handlers=True)
+    if not settings.effective_broker_url:
+        raise SettingsError("REDIS_URL: required by the worker (or BROKER_URL)")
+    broker = setup_broker(settings)
+    install_runtime(broker, settings)

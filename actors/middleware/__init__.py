@@ -1,0 +1,1 @@
+"""Middleware of our own; each module overrides only the hooks it needs."""

@@ -1,0 +1,90 @@
+"""The `scheduler` process: enqueues periodic jobs and runs periodic upkeep.
+
+Run exactly one per deployment; if two run by mistake, each tick still acts once: before
+acting, a scheduler takes `SET <namespace>:scheduler:<job>:<tick> NX` in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from actors.broker import setup
+from actors.context import current_runtime
+
+logger = logging.getLogger(__name__)
+
+
+class Ticks:
+    """Runs a periodic job at most once per tick across every scheduler process.
+
+    Parameters:
+      every_s(int): The job's period in seconds; also the width of a tick.
+    """
+
+    def __init__(self, name: str, every_s: int, job: Callable[[], None]) -> None:
+        self.name = name
+        self.every_s = every_s
+        self.job = job
+
+    def __call__(self) -> None:
+        runtime = current_runtime()
+        tick = int(time.time() // self.every_s)
+        key = runtime.keys("scheduler", self.name, tick)
+        try:
+            if not runtime.redis.set(key, "1", nx=True, ex=max(self.every_s * 2, 10)):
+                return  # another scheduler took this tick
+        except Exception:
+            logger.warning("scheduler: Redis unavailable, skipping %s this tick", self.name)
+            return
+        try:
+            self.job()
+        except Exception:
+            logger.exception("scheduler: periodic job %s failed", self.name)
+
+
+def periodic_jobs() -> list[Ticks]:
+    """Return every periodic job with its period."""
+    from actors import recovery
+
+    def sweep() -> None:
+        broker = current_runtime().broker
+        recovery.sweep_dead_workers(broker, _queue_names())
+
+    return [Ticks("sweep-dead-workers", 5, sweep)]
+
+
+def _queue_names() -> set[str]:
+    from actors.broker import installed_broker
+
+    return set(installed_broker().get_declared_queues())
+
+
+def main() -> None:
+    """Run the scheduler until SIGTERM or SIGINT."""
+    setup()
+    import actors.worker  # noqa: F401  (declares the actors whose queues we look after)
+
+    scheduler = BlockingScheduler(timezone="UTC")
+    for ticks in periodic_jobs():
+        scheduler.add_job(
+            ticks, "interval", seconds=ticks.every_s, id=ticks.name, max_instances=1, coalesce=True
+        )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("scheduler: stopping on %s", signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logger.info("scheduler: started with %d periodic jobs", len(periodic_jobs()))
+    scheduler.start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Every actor module, for `dramatiq actors.broker:setup actors.worker`.
+
+Importing this module declares every actor on the global broker, so it must be imported
+after `actors.broker.setup_broker()`.
+"""
+
+from __future__ import annotations
+
+from actors.broker import installed_broker
+
+installed_broker()  # refuse Dramatiq's silent fallback broker before declaring actors

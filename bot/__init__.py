@@ -1,0 +1,34 @@
+"""The Flask application: WhatsApp webhooks, the usage and admin APIs, health, the CLI."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from bot.runtime import Runtime
+from store.settings import Settings
+
+# Twilio's webhook bodies are a few KiB; anything over this is refused with 413.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
+    """Build the application from `settings` (read from the environment when None)."""
+    from bot import cli, errors, health
+    from bot.logs import configure_logging
+
+    if runtime is None:
+        settings = settings or Settings.from_env()
+        runtime = Runtime(settings)
+    settings = runtime.settings
+    configure_logging(settings)
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["runtime"] = runtime
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    cli.init_app(app)
+    return app

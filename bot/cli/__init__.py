@@ -1,0 +1,16 @@
+"""The `flask --app bot …` commands (SPEC §10). Logs go to stderr; stdout has only results."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register every command group on `app`."""
+    from bot.cli import credentials, database, demo, restaurants
+
+    app.cli.add_command(database.db)
+    app.cli.add_command(restaurants.restaurants)
+    app.cli.add_command(credentials.tokens)
+    app.cli.add_command(credentials.api_keys)
+    app.cli.add_command(demo.demo)

@@ -1,0 +1,55 @@
+"""What every command shares: the runtime, a transaction, and one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.orm import Session
+
+from bot.context import runtime
+from store.credentials import CredentialError
+from store.restaurants import InvalidRestaurant
+
+
+@contextmanager
+def command_transaction() -> Iterator[Session]:
+    """Run the block in one transaction; turn input errors into one line on stderr, exit 1.
+
+    Nothing is half-written: any error rolls the whole command back.
+    """
+    try:
+        with runtime().transaction() as session:
+            yield session
+    except (InvalidRestaurant, CredentialError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+class WholeNumber(click.ParamType):
+    """An integer option with a lower bound; bad input is one line and exit code 1.
+
+    (Click's own types raise a usage error: three lines and exit code 2.)
+    """
+
+    name = "integer"
+
+    def __init__(self, minimum: int = 0) -> None:
+        self.minimum = minimum
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        label = param.opts[0] if param is not None and param.opts else "value"
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise click.ClickException(f"{label}: expected a whole number, got {value!r}") from None
+        if number < self.minimum:
+            raise click.ClickException(f"{label}: must be {self.minimum} or more, got {number}")
+        return number
+
+
+def fail(message: str) -> None:
+    """Stop the command with `message` on stderr and exit code 1."""
+    raise click.ClickException(message)

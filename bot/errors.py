@@ -1,0 +1,90 @@
+"""JSON errors for the API and webhooks: `{"error": {"code", "message"}}` (SPEC §8)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bot.context import close_db_session
+
+logger = logging.getLogger(__name__)
+
+# HTTP status -> the spec's error code, for errors raised by Flask/Werkzeug themselves.
+_CODES = {
+    400: "invalid_parameter",
+    401: "invalid_credentials",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "invalid_parameter",
+    500: "internal_error",
+}
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, the spec's code, a human message, optional headers."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Return the JSON error body with `status`."""
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _handle_api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message, error.headers)
+
+
+def _handle_http_exception(error: HTTPException) -> Any:
+    status = error.code or 500
+    code = _CODES.get(status, "internal_error" if status >= 500 else "invalid_parameter")
+    message = error.description or error.name
+    if status == 413:
+        message = "request body is larger than 64 KiB"
+    elif status == 404:
+        message = f"no such endpoint: {request.path}"
+    elif status == 405:
+        message = f"method {request.method} is not allowed on {request.path}"
+    headers = dict(error.get_headers())
+    headers.pop("Content-Type", None)
+    return error_response(status, code, message, headers)
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error", "internal error; it has been logged")
+
+
+def _refuse_large_bodies() -> Response | None:
+    # Checked before routing, so an oversized body is refused before it is read.
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        return error_response(413, "payload_too_large", "request body is larger than 64 KiB")
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Register the JSON error handlers and the per-request session teardown."""
+    app.before_request(_refuse_large_bodies)
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)
+    app.teardown_appcontext(close_db_session)

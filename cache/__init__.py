@@ -1,0 +1,1 @@
+"""The two-tier catalog cache (in-process cachetools + Redis) with single-flight."""

@@ -1,0 +1,1 @@
+"""The catalog (Sufrah) API client over httpx, guarded by a circuit breaker."""

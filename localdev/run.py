@@ -1,0 +1,189 @@
+"""`make run`: the whole service on 127.0.0.1, with stand-ins for what a laptop lacks.
+
+Starts an embedded Redis when `REDIS_URL` is unset and the demo catalog when
+`SUFRAH_API_BASE` is unset, runs the Procfile's `release`, seeds the demo, then runs the
+Procfile's long-running processes (web, worker, scheduler) until Ctrl-C.
+
+Each process runs in a session of its own and is stopped by a SIGTERM to its own pid, so
+Dramatiq's master can stop its worker children gracefully (a signal to the whole process
+group would reach the children twice and kill them mid-message).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+LONG_RUNNING = ("web", "worker", "scheduler")
+READY_TIMEOUT_S = 90
+
+
+def read_procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
+    """Return the Procfile's process types and their command lines."""
+    processes = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and ":" in line:
+            name, command = line.split(":", 1)
+            processes[name.strip()] = command.strip()
+    return processes
+
+
+def local_secret(name: str) -> str:
+    """Return a secret kept under instance/ (created on first use), e.g. the auth token."""
+    path = INSTANCE / name
+    if not path.exists():
+        INSTANCE.mkdir(exist_ok=True)
+        path.write_text(secrets.token_hex(16))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class LocalService:
+    """The processes and stand-ins `make run` owns, and their orderly shutdown."""
+
+    def __init__(self) -> None:
+        self.env = dict(os.environ)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.redis = None
+        self.catalog = None
+        self.stopping = threading.Event()
+
+    def prepare_environment(self) -> None:
+        env = self.env
+        env.setdefault("HOST", "127.0.0.1")
+        env.setdefault("PORT", "8000")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        if not env.get("TWILIO_AUTH_TOKEN"):
+            # Console mode still validates webhook signatures; `simulate` signs with this.
+            env["TWILIO_AUTH_TOKEN"] = local_secret("twilio-auth-token")
+        if not env.get("REDIS_URL"):
+            from localdev.embedded_redis import EmbeddedRedis
+
+            (INSTANCE / "redis").mkdir(parents=True, exist_ok=True)
+            self.redis = EmbeddedRedis(directory=str(INSTANCE / "redis")).start()
+            env["REDIS_URL"] = self.redis.url
+            say(f"started embedded Redis (Valkey) on {self.redis.url}")
+        if not env.get("SUFRAH_API_BASE"):
+            from localdev.catalog_server import CatalogServer
+
+            env.setdefault("SUFRAH_API_KEY", local_secret("catalog-api-key"))
+            self.catalog = CatalogServer(api_key=env["SUFRAH_API_KEY"]).start()
+            env["SUFRAH_API_BASE"] = self.catalog.url
+            say(f"started the demo catalog API on {self.catalog.url}")
+
+    def run_once(self, command: str) -> str:
+        """Run a one-shot command to completion and return its stdout; stop on failure."""
+        result = subprocess.run(
+            ["/bin/sh", "-c", command], env=self.env, cwd=ROOT, capture_output=True, text=True
+        )
+        sys.stderr.write(result.stderr)
+        if result.returncode != 0:
+            raise SystemExit(f"make run: `{command}` failed with exit code {result.returncode}")
+        return result.stdout
+
+    def start(self, name: str, command: str) -> None:
+        self.processes[name] = subprocess.Popen(
+            ["/bin/sh", "-c", f"exec {command}"],
+            env=self.env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def wait_until_ready(self, url: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            self.check_children()
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise SystemExit(f"make run: {url}/readyz did not answer 200 in {READY_TIMEOUT_S}s")
+
+    def check_children(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None and not self.stopping.is_set():
+                raise SystemExit(f"make run: {name} exited with code {process.returncode}")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.catalog is not None:
+            self.catalog.stop()
+        if self.redis is not None:
+            self.redis.stop()
+
+
+def say(line: str) -> None:
+    """Print a line for the person running `make run`."""
+    print(line, flush=True)
+
+
+def main() -> None:
+    """Start everything, print how to use it, and run until interrupted."""
+    service = LocalService()
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        service.stopping.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+    procfile = read_procfile()
+    try:
+        service.prepare_environment()
+        service.run_once(procfile["release"])
+        seeded = service.run_once("flask --app bot demo seed")
+        for name in LONG_RUNNING:
+            service.start(name, procfile[name])
+        url = f"http://{service.env['HOST']}:{service.env['PORT']}"
+        service.wait_until_ready(url)
+        values = dict(line.split(": ", 1) for line in seeded.splitlines() if ": " in line)
+        say("")
+        say("restaurant-bot is running (Ctrl-C stops everything).")
+        say(f"URL: {url}")
+        say(f"Restaurant ID: {values['Restaurant ID']}")
+        say(f"PAT: {values['PAT']}")
+        say(f"Admin key: {values['Admin key']}")
+        say("Try:")
+        say(
+            f"  .venv/bin/flask --app bot simulate --to {values['WhatsApp number']}"
+            f" --from +966511111111 {shlex.quote('menu')}"
+        )
+        say(
+            f"  curl -H 'Authorization: Bearer {values['PAT']}' "
+            f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' {url}/api/usage"
+        )
+        while not service.stopping.wait(0.5):
+            service.check_children()
+    finally:
+        say("make run: stopping…")
+        service.stop()
+
+
+if __name__ == "__main__":
+    main()

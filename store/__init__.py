@@ -1,0 +1,1 @@
+"""The bottom floor: settings, engine and sessions, models, counters. Imports no other package."""

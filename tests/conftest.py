@@ -1,0 +1,153 @@
+"""Fixtures every test module uses: a real database, real Redis, the app, the fakes, a worker.
+
+- `settings`: test settings (a Redis namespace of the run's own, short backoffs).
+- `db_session`: a session on the run's database, rolled back after the test (savepoint).
+- `app`, `client`, `runner`: the Flask app on that same rolled-back connection.
+- `live_runtime`, `live_app`, `live_client`: committed data, for tests whose data other
+  threads or processes must see (workers, concurrency); tables are emptied afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import create_app
+from bot.runtime import Runtime
+from store.settings import Settings
+from tests.support.databases import delete_all_rows, migrated_engine, run_database
+from tests.support.redis import delete_namespace, run_redis
+
+# A test run's Redis keys live under this namespace, removed after each test.
+RUN_NAMESPACE = f"rbtest-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("run")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with run_redis() as url:
+        yield url
+        delete_namespace(url, RUN_NAMESPACE)
+
+
+@pytest.fixture(scope="session")
+def database_url(run_dir: Path) -> Iterator[str]:
+    with run_database(run_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = migrated_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def base_settings(database_url: str, redis_url: str) -> Settings:
+    """Settings of the run: real Redis and database, slow defaults shrunk for speed."""
+    return Settings(
+        host="127.0.0.1",
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_namespace=RUN_NAMESPACE,
+        twilio_auth_token="test-auth-token",
+        twilio_send_timeout_s=0.5,
+        queue_backoff_delay_ms=50,
+        queue_max_backoff_ms=500,
+        catalog_breaker_cooldown_ms=500,
+        worker_heartbeat_timeout_ms=2000,
+        sufrah_api_key="test-catalog-key",
+    )
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Settings:
+    return base_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis_namespace(redis_url: str) -> Iterator[None]:
+    yield
+    delete_namespace(redis_url, RUN_NAMESPACE)
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session whose every commit is a savepoint inside one transaction rolled back after."""
+    with engine.connect() as connection:
+        outer = connection.begin()
+        factory = sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        session = factory()
+        session.info["factory"] = factory
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@pytest.fixture
+def runtime(settings: Settings, engine: Engine, db_session: Session) -> Iterator[Runtime]:
+    current = Runtime(settings, engine=engine, session_factory=db_session.info["factory"])
+    yield current
+    _close_clients(current)
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    app = create_app(runtime=runtime)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def live_runtime(settings: Settings, engine: Engine) -> Iterator[Runtime]:
+    """A runtime on committed data; every table is emptied after the test."""
+    current = Runtime(settings, engine=engine)
+    yield current
+    _close_clients(current)
+    delete_all_rows(engine)
+
+
+@pytest.fixture
+def live_app(live_runtime: Runtime) -> Flask:
+    app = create_app(runtime=live_runtime)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def live_client(live_app: Flask) -> FlaskClient:
+    return live_app.test_client()
+
+
+def _close_clients(current: Runtime) -> None:
+    # The engine is the run's, shared; only per-runtime clients are closed here.
+    if "redis" in current.__dict__:
+        current.redis.close()
+    if "broker" in current.__dict__:
+        current.broker.close()

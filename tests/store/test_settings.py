@@ -1,0 +1,75 @@
+import pytest
+
+from store.settings import Settings, SettingsError
+
+
+def test_defaults_match_the_spec_when_nothing_is_set():
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port) == ("0.0.0.0", 8000)
+    assert settings.redis_namespace == "restaurant-bot"
+    assert settings.database_url == "sqlite:///instance/restaurant-bot.db"
+    assert settings.redis_url is None
+    assert settings.sufrah_cache_ttl_ms == 180_000
+    assert (settings.local_cache_ttl_ms, settings.local_cache_size) == (30_000, 10_000)
+    assert (settings.queue_retry_attempts, settings.queue_backoff_delay_ms) == (3, 5000)
+    assert (settings.bootstrap_concurrency, settings.bootstrap_rate_per_minute) == (5, 20)
+    assert settings.default_max_messages_per_day == 1000
+    assert settings.default_max_messages_per_min == 60
+    assert settings.default_max_conversations_per_month == 30_000
+    assert (settings.catalog_breaker_failures, settings.catalog_breaker_cooldown_ms) == (5, 60_000)
+    assert (settings.job_retention_days, settings.message_body_retention_days) == (30, 90)
+    assert (settings.log_level, settings.log_format) == ("INFO", "text")
+    assert settings.console_mode
+
+
+def test_broker_url_falls_back_to_redis_url():
+    settings = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/3"})
+    assert settings.effective_broker_url == "redis://127.0.0.1:6379/3"
+    amqp = Settings.from_env({"REDIS_URL": "redis://h/0", "BROKER_URL": "amqp://guest@h:5672/"})
+    assert amqp.effective_broker_url == "amqp://guest@h:5672/"
+
+
+def test_content_sid_variables_become_named_templates():
+    settings = Settings.from_env({"CONTENT_SID_WELCOME": "HXaaa", "CONTENT_SID_MENU": "HXbbb"})
+    assert settings.content_sids == {"welcome": "HXaaa", "menu": "HXbbb"}
+    assert settings.welcome_content_sid == "HXaaa"
+
+
+def test_a_twilio_account_sid_turns_console_mode_off():
+    assert not Settings.from_env({"TWILIO_ACCOUNT_SID": "AC123"}).console_mode
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "complaint"),
+    [
+        ("PORT", "eighty", "PORT: expected an integer"),
+        ("PORT", "70000", "PORT: must be at most 65535"),
+        ("QUEUE_RETRY_ATTEMPTS", "-1", "QUEUE_RETRY_ATTEMPTS: must be at least 0"),
+        ("SUFRAH_CACHE_TTL_MS", "1.5", "SUFRAH_CACHE_TTL_MS: expected an integer"),
+        ("DATABASE_URL", "mysql://db/x", "DATABASE_URL: unsupported URL scheme"),
+        ("REDIS_URL", "http://localhost", "REDIS_URL: unsupported URL scheme"),
+        ("BROKER_URL", "kafka://k:9092", "BROKER_URL: unsupported URL scheme"),
+        ("SUFRAH_API_BASE", "ftp://catalog", "SUFRAH_API_BASE: unsupported URL scheme"),
+        ("PUBLIC_BASE_URL", "https://", "PUBLIC_BASE_URL: URL 'https://' has no host"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT: expected one of text, json"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL: expected one of"),
+    ],
+)
+def test_a_bad_value_stops_start_up_with_one_line_naming_the_variable(variable, value, complaint):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value})
+    message = str(caught.value)
+    assert message.startswith(complaint)
+    assert "\n" not in message
+
+
+def test_settings_are_read_once_into_an_immutable_object():
+    settings = Settings.from_env({"PORT": "9000"})
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
+    assert settings.replace(port=9001).port == 9001
+
+
+def test_the_worker_requires_a_redis_url():
+    with pytest.raises(SettingsError, match="REDIS_URL: required"):
+        Settings.from_env({}).require_redis_url()

@@ -1,0 +1,1 @@
+"""The REST API for restaurant owners (PAT) and admins (API key)."""
