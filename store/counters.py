@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,7 +34,7 @@ class UsagePeriod:
         return cls(day=day, year=day.year, month=day.month)
 
 
-def _insert(session: Session, model: type[DailyUsage] | type[MonthlyUsage]):  # type: ignore[no-untyped-def]
+def _insert(session: Session, model: type[DailyUsage] | type[MonthlyUsage]) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
@@ -97,7 +98,7 @@ def record_month(
         "last_message_at": at,
     }
     table = MonthlyUsage.__table__
-    updates = {
+    updates: dict[str, Any] = {
         "conversation_count": MonthlyUsage.conversation_count + new_conversations,
         "message_count": MonthlyUsage.message_count + messages,
         "first_message_at": case(
