@@ -22,6 +22,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from actors.middleware.jobs import JobTracking
 from actors.middleware.retries import Retries
 from store.settings import Settings, SettingsError
 
@@ -53,6 +54,8 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
             backoff_ms=settings.queue_backoff_delay_ms,
             max_backoff_ms=settings.queue_max_backoff_ms,
         ),
+        # After Retries: it must see whether a failed message will be retried.
+        JobTracking(),
     ]
     if url and url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker

@@ -6,6 +6,7 @@ lazily in each worker process (never before Dramatiq forks), or handed in by tes
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,15 @@ class RuntimeContext(dramatiq.Middleware):
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         global _runtime
         _runtime = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Hand over what a Redis outage left behind, without waiting for the scheduler.
+        from actors.maintenance import relay
+
+        try:
+            relay()
+        except Exception:
+            logging.getLogger(__name__).exception("relay at worker start failed")
 
 
 def install_runtime(broker: dramatiq.Broker, settings: Settings) -> None:

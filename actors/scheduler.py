@@ -50,13 +50,16 @@ class Ticks:
 
 def periodic_jobs() -> list[Ticks]:
     """Return every periodic job with its period."""
-    from actors import recovery
+    from actors import maintenance, recovery
 
     def sweep() -> None:
         broker = current_runtime().broker
         recovery.sweep_dead_workers(broker, _queue_names())
 
-    return [Ticks("sweep-dead-workers", 5, sweep)]
+    return [
+        Ticks("sweep-dead-workers", 5, sweep),
+        Ticks("relay", 5, maintenance.relay),
+    ]
 
 
 def _queue_names() -> set[str]:

@@ -9,3 +9,5 @@ from __future__ import annotations
 from actors.broker import installed_broker
 
 installed_broker()  # refuse Dramatiq's silent fallback broker before declaring actors
+
+from actors import delivery  # noqa: E402,F401

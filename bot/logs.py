@@ -51,6 +51,11 @@ def log_context(**ids: Any) -> Iterator[None]:
         _context.reset(token)
 
 
+def start_log_context(**ids: Any) -> None:
+    """Replace the current context's ids (each request and each job starts afresh)."""
+    _context.set({k: str(v) for k, v in ids.items() if v is not None})
+
+
 def bind_log_context(**ids: Any) -> None:
     """Add ids to the current context until it is reset by the enclosing `log_context`."""
     _context.set({**_context.get(), **{k: str(v) for k, v in ids.items() if v is not None}})

@@ -12,9 +12,18 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.allowances import MinuteAllowance
+from bot.flow import CatalogView
+from bot.inbound import Inbox
+from bot.messenger import Messenger, make_messenger
+from bot.reception import Reception
+from bot.tenants import TenantDirectory
 from store.db import make_engine, make_session_factory
 from store.redis import Keys, make_redis
 from store.settings import Settings
+
+# Actors can wait longer for Twilio than a webhook request can.
+WORKER_SEND_TIMEOUT_S = 10.0
 
 
 class Runtime:
@@ -54,6 +63,49 @@ class Runtime:
         from actors.broker import build_broker
 
         return build_broker(self.settings)
+
+    @cached_property
+    def tenants(self) -> TenantDirectory:
+        """Return the tenant lookup (restaurants by WhatsApp number, cached briefly)."""
+        return TenantDirectory(self.read_sessions, self.settings)
+
+    @cached_property
+    def messenger(self) -> Messenger:
+        """Return the messenger for request paths (`TWILIO_SEND_TIMEOUT_MS`, 2 s)."""
+        return make_messenger(self.settings, self.settings.twilio_send_timeout_s)
+
+    @cached_property
+    def worker_messenger(self) -> Messenger:
+        """Return the messenger for actors: a longer timeout, fewer ambiguous timeouts."""
+        return make_messenger(self.settings, WORKER_SEND_TIMEOUT_S)
+
+    @cached_property
+    def catalog_peek(self) -> CatalogView:
+        """Return catalog data available without waiting (the cache)."""
+        from bot.flow import NothingCached
+
+        return NothingCached()
+
+    @cached_property
+    def catalog_loader(self) -> CatalogView:
+        """Return catalog data that may be fetched upstream (workers only, never requests)."""
+        from bot.flow import NothingCached
+
+        return NothingCached()
+
+    @cached_property
+    def reception(self) -> Reception:
+        """Return the inbound-message handler of this process."""
+        inbox = Inbox(MinuteAllowance(self.redis, self.keys), self.catalog_peek)
+        return Reception(
+            self.settings,
+            self.sessions,
+            self.redis,
+            self.keys,
+            inbox,
+            self.messenger,
+            self.broker,
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -142,6 +142,9 @@ class Conversation(Base):
     last_list: Mapped[str | None] = mapped_column(String(32))
     last_list_ref: Mapped[str | None] = mapped_column(String(128))
     branch_id: Mapped[str | None] = mapped_column(String(128))
+    # Inbound messages whose reply waits for a worker (catalog not cached yet). While any
+    # wait, later messages wait too, so replies go out in the order messages came in.
+    pending_replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Message(Base):
@@ -165,6 +168,8 @@ class Message(Base):
         ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
     direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    # On an inbound message whose reply a worker composes: what to reply ("menu", …).
+    reply_intent: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str | None] = mapped_column(Text)
     content_sid: Mapped[str | None] = mapped_column(String(64))
     content_variables: Mapped[str | None] = mapped_column(Text)

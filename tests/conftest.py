@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dramatiq
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import create_app
 from bot.runtime import Runtime
+from localdev.catalog_server import CatalogServer, demo_catalog
+from localdev.fake_twilio import FakeTwilio
 from store.settings import Settings
 from tests.support.databases import delete_all_rows, migrated_engine, run_database
 from tests.support.redis import delete_namespace, run_redis
@@ -55,14 +58,52 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def base_settings(database_url: str, redis_url: str) -> Settings:
-    """Settings of the run: real Redis and database, slow defaults shrunk for speed."""
+def twilio_server() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def catalog_server() -> Iterator[CatalogServer]:
+    with CatalogServer(api_key="test-catalog-key") as server:
+        yield server
+
+
+@pytest.fixture
+def fake_twilio(twilio_server: FakeTwilio) -> Iterator[FakeTwilio]:
+    """FakeTwilio over real HTTP: records sends, injects faults (reset for every test)."""
+    twilio_server.clear()
+    twilio_server.clear_faults()
+    twilio_server.latency = 0.0
+    yield twilio_server
+    twilio_server.clear_faults()
+
+
+@pytest.fixture
+def fake_catalog(catalog_server: CatalogServer) -> Iterator[CatalogServer]:
+    """The catalog API over real HTTP with the demo menu (reset for every test)."""
+    catalog_server.catalog = demo_catalog()
+    catalog_server.clear_requests()
+    catalog_server.clear_faults()
+    catalog_server.latency = 0.0
+    yield catalog_server
+    catalog_server.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def base_settings(
+    database_url: str, redis_url: str, twilio_server: FakeTwilio, catalog_server: CatalogServer
+) -> Settings:
+    """Settings of the run: real Redis and database, the fakes, slow defaults shrunk."""
     return Settings(
         host="127.0.0.1",
         database_url=database_url,
         redis_url=redis_url,
         redis_namespace=RUN_NAMESPACE,
-        twilio_auth_token="test-auth-token",
+        twilio_account_sid=twilio_server.account_sid,
+        twilio_auth_token=twilio_server.auth_token,
+        twilio_api_base_url=twilio_server.url,
+        sufrah_api_base=catalog_server.url,
         twilio_send_timeout_s=0.5,
         queue_backoff_delay_ms=50,
         queue_max_backoff_ms=500,
@@ -143,6 +184,30 @@ def live_app(live_runtime: Runtime) -> Flask:
 @pytest.fixture
 def live_client(live_app: Flask) -> FlaskClient:
     return live_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def broker(base_settings: Settings) -> dramatiq.Broker:
+    """The run's real broker (Redis, the run's namespace) with every actor declared."""
+    from actors.broker import setup_broker
+
+    installed = setup_broker(base_settings)
+    import actors.worker  # noqa: F401  (declares the actors on it)
+
+    return installed
+
+
+@pytest.fixture
+def worker(broker: dramatiq.Broker, live_runtime: Runtime) -> Iterator[dramatiq.Worker]:
+    """An in-process Dramatiq worker on the real broker, using the committed-data runtime."""
+    from actors.context import use_runtime
+
+    use_runtime(live_runtime)
+    running = dramatiq.Worker(broker, worker_threads=4, worker_timeout=50)
+    running.start()
+    yield running
+    running.stop()
+    use_runtime(None)
 
 
 def _close_clients(current: Runtime) -> None:

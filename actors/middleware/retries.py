@@ -54,6 +54,7 @@ class Retries(DramatiqRetries):
             broker.enqueue(message, delay=exception.delay_ms)
             return
         if isinstance(exception, PermanentError):
+            message.options["given_up"] = "permanent"
             message.options["traceback"] = traceback.format_exc(limit=30)
             self.logger.warning("Giving up on message %r: %s", message.message_id, exception)
             message.fail()
@@ -61,6 +62,7 @@ class Retries(DramatiqRetries):
         actor = broker.get_actor(message.actor_name)
         throws = message.options.get("throws") or actor.options.get("throws")
         if throws and isinstance(exception, throws):
+            message.options["given_up"] = "permanent"
             message.fail()
             return
         retries = message.options.setdefault("retries", 0)
@@ -72,6 +74,7 @@ class Retries(DramatiqRetries):
         message.options["requeue_timestamp"] = int(time.time() * 1000)
         if retries >= max_retries:
             self.logger.warning("Retries exceeded for message %r.", message.message_id)
+            message.options["given_up"] = "exhausted"
             message.fail()
             target = message.options.get("on_retry_exhausted") or actor.options.get(
                 "on_retry_exhausted"
@@ -84,3 +87,12 @@ class Retries(DramatiqRetries):
         delay = self.retry_delay_ms(retries)
         self.logger.info("Retrying message %r in %d ms.", message.message_id, delay)
         broker.enqueue(message, delay=delay)
+
+
+def is_last_attempt(broker: dramatiq.Broker, message: Any) -> bool:
+    """Return True when a failure of this attempt of `message` will not be retried."""
+    retries = next((m for m in broker.middleware if isinstance(m, DramatiqRetries)), None)
+    default = retries.max_retries if retries is not None else 0
+    actor = broker.get_actor(message.actor_name)
+    limit = message.options.get("max_retries", actor.options.get("max_retries", default))
+    return int(message.options.get("retries", 0)) >= int(limit)

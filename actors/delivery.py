@@ -1,0 +1,42 @@
+"""Outbox delivery retries and deferred replies (tracked jobs)."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from actors import progress
+from actors.attempts import last_attempt
+from actors.broker import installed_broker
+from actors.context import current_runtime
+from bot.deferred import send_deferred
+from bot.delivery import redeliver
+
+installed_broker()
+
+
+@dramatiq.actor(queue_name="delivery", tracked=True)
+def deliver_message(message_id: int) -> None:
+    """Send outbox row `message_id` again (its first send failed); idempotent."""
+    runtime = current_runtime()
+    outcome = redeliver(
+        runtime.sessions,
+        runtime.worker_messenger,
+        message_id,
+        final=last_attempt(),
+        retry_delay_ms=runtime.settings.queue_backoff_delay_ms,
+    )
+    progress.result({"messageId": message_id, "outcome": outcome})
+
+
+@dramatiq.actor(queue_name="replies", tracked=True)
+def send_deferred_replies(conversation_id: int) -> None:
+    """Compose (fetching the catalog) and send a conversation's waiting replies, in order."""
+    runtime = current_runtime()
+    sent = send_deferred(
+        runtime.reception,
+        runtime.sessions,
+        runtime.catalog_loader,
+        conversation_id,
+        final=last_attempt(),
+    )
+    progress.result({"conversationId": conversation_id, "messagesSent": sent})

@@ -1,0 +1,112 @@
+"""Retrying outbox rows whose first send failed, and relaying rows nobody is retrying."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import dramatiq
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import outbox
+from bot.messenger import Messenger
+from bot.reception import schedule_delivery
+from store.models import Message
+from store.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+# A queued row whose retry is this late has lost its job (e.g. enqueued while Redis was down).
+RELAY_GRACE = dt.timedelta(minutes=5)
+
+
+class SendFailed(Exception):
+    """A retryable send failure: the delivery job raises it so Dramatiq retries with backoff."""
+
+
+def redeliver(
+    sessions: sessionmaker[Session],
+    messenger: Messenger,
+    message_id: int,
+    *,
+    final: bool,
+    retry_delay_ms: int,
+) -> str:
+    """Send outbox row `message_id` if still unsent; return what happened.
+
+    Raises:
+      SendFailed: The send failed in a way worth retrying (and this is not the final try).
+    """
+    with sessions() as session, session.begin():
+        item = outbox.claim(session, message_id)
+    if item is None:
+        return "nothing to send"
+    attempts = outbox.send(messenger, [item])
+    with sessions() as session, session.begin():
+        retry = outbox.record(session, attempts, retry_delay_ms=retry_delay_ms, final=final)
+    failure = attempts[0].failure
+    if retry:
+        assert failure is not None
+        raise SendFailed(f"outbound message {message_id}: {failure.code} {failure.message}")
+    return "sent" if failure is None else f"gave up: {failure.code}"
+
+
+def relay_outbox(sessions: sessionmaker[Session], broker: dramatiq.Broker) -> int:
+    """Re-enqueue retries of rows left `queued`, and recover rows claimed by dead senders.
+
+    A row stuck in `sending` may have reached Twilio, so it counts as a timeout (retried
+    once at most). Returns the number of rows handed to the delivery actor.
+    """
+    now = utcnow()
+    with sessions() as session, session.begin():
+        stale = session.scalars(
+            select(Message.id).where(
+                Message.direction == "outbound",
+                Message.status == "sending",
+                Message.updated_at < now - outbox.STALE_CLAIM,
+            )
+        ).all()
+        for message_id in stale:
+            _release_stale_claim(session, message_id, now)
+        due = session.scalars(
+            select(Message.id)
+            .where(
+                Message.direction == "outbound",
+                Message.status == "queued",
+                or_(
+                    Message.next_attempt_at < now - RELAY_GRACE,
+                    Message.next_attempt_at.is_(None) & (Message.created_at < now - RELAY_GRACE),
+                ),
+            )
+            .order_by(Message.id)
+            .limit(500)
+        ).all()
+        for message_id in due:
+            session.execute(
+                update(Message).where(Message.id == message_id).values(next_attempt_at=now)
+            )
+    for message_id in due:
+        schedule_delivery(broker, message_id, 0)
+    if due or stale:
+        logger.info(
+            "relay: %d outbound message(s) re-enqueued, %d stale claim(s)", len(due), len(stale)
+        )
+    return len(due)
+
+
+def _release_stale_claim(session: Session, message_id: int, now: dt.datetime) -> None:
+    timeouts = session.scalar(select(Message.send_timeouts).where(Message.id == message_id)) or 0
+    give_up = timeouts + 1 >= outbox.MAX_TIMEOUTS
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == "sending")
+        .values(
+            status="failed" if give_up else "queued",
+            send_timeouts=Message.send_timeouts + 1,
+            error_code="timeout",
+            error_message="the sender stopped before recording the result",
+            next_attempt_at=now - RELAY_GRACE - dt.timedelta(seconds=1),
+            updated_at=now,
+        )
+    )

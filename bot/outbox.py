@@ -1,0 +1,225 @@
+"""The outbox: outbound messages are written before they are sent, then sent, then recorded.
+
+A row is sent by whoever *claims* it (status `queued` → `sending` in one conditional
+UPDATE): the webhook claims the rows it creates, the delivery actor claims a row before a
+retry, so a row gets at most one successful send even when the two race. Timeouts are
+ambiguous (Twilio may have the message), so a row that timed out is retried once more at
+most; definite failures (5xx, 429, connection refused) are retried until sent or dead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.messenger import Messenger, Outgoing, Sent
+from bot.send_errors import SendFailure, Verdict, classify
+from store.models import Customer, Message, Restaurant
+from store.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+# A timed-out send may have reached Twilio: retry it this many times in all, no more.
+MAX_TIMEOUTS = 2
+# A row claimed for sending longer ago than this belongs to a sender that died.
+STALE_CLAIM = dt.timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """An outbound row and what to send for it."""
+
+    message_id: int
+    customer_id: int | None
+    outgoing: Outgoing
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The result of one send of one outbox row."""
+
+    item: OutboxItem
+    sent: Sent | None = None
+    failure: SendFailure | None = None
+
+
+def add_outbound(
+    session: Session,
+    *,
+    restaurant_id: str,
+    customer_id: int,
+    conversation_id: int | None,
+    outgoing: Outgoing,
+    now: dt.datetime,
+    claimed: bool = True,
+) -> OutboxItem:
+    """Write an outbound row (claimed by the caller, who sends it after commit)."""
+    message = Message(
+        restaurant_id=restaurant_id,
+        customer_id=customer_id,
+        conversation_id=conversation_id,
+        direction="outbound",
+        body=outgoing.body,
+        content_sid=outgoing.content_sid,
+        content_variables=(
+            json.dumps(outgoing.content_variables, ensure_ascii=False)
+            if outgoing.content_variables is not None
+            else None
+        ),
+        status="sending" if claimed else "queued",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return OutboxItem(message.id, customer_id, outgoing)
+
+
+def send(messenger: Messenger, items: list[OutboxItem]) -> list[Attempt]:
+    """Send each item once, in order; never raises for a send error."""
+    attempts = []
+    for item in items:
+        try:
+            attempts.append(Attempt(item, sent=messenger.send(item.outgoing)))
+        except Exception as error:
+            failure = classify(error)
+            logger.warning(
+                "send of outbound message %s failed: %s %s%s",
+                item.message_id,
+                failure.code,
+                failure.message,
+                " (may have reached Twilio)" if failure.timed_out else "",
+            )
+            attempts.append(Attempt(item, failure=failure))
+    return attempts
+
+
+def record(
+    session: Session, attempts: list[Attempt], *, retry_delay_ms: int, final: bool = False
+) -> list[int]:
+    """Store the attempts' outcomes; return ids of rows that should be retried later.
+
+    Parameters:
+      retry_delay_ms(int): When a retryable row becomes due again.
+      final(bool): No retry will follow (the caller's retries are exhausted): retryable
+        failures are recorded as `failed`.
+    """
+    now = utcnow()
+    retry = []
+    for attempt in attempts:
+        message_id = attempt.item.message_id
+        if attempt.sent is not None:
+            status = "simulated" if attempt.sent.status == "simulated" else "sent"
+            session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(
+                    sid=attempt.sent.sid,
+                    status=status,
+                    sent_at=now,
+                    updated_at=now,
+                    send_attempts=Message.send_attempts + 1,
+                    error_code=None,
+                    error_message=None,
+                )
+            )
+            continue
+        failure = attempt.failure
+        assert failure is not None
+        values: dict[str, object] = {
+            "error_code": failure.code,
+            "error_message": failure.message,
+            "updated_at": now,
+            "send_attempts": Message.send_attempts + 1,
+        }
+        if failure.timed_out:
+            values["send_timeouts"] = Message.send_timeouts + 1
+        timeouts_so_far = _timeouts(session, message_id) + (1 if failure.timed_out else 0)
+        give_up = (
+            failure.verdict is not Verdict.RETRY
+            or final
+            or (failure.timed_out and timeouts_so_far >= MAX_TIMEOUTS)
+        )
+        if give_up:
+            values["status"] = "failed"
+            if failure.timed_out and failure.verdict is Verdict.RETRY:
+                logger.error(
+                    "outbound message %s timed out %d times; not retrying (it may have arrived)",
+                    message_id,
+                    timeouts_so_far,
+                )
+        else:
+            values["status"] = "queued"
+            values["next_attempt_at"] = now + dt.timedelta(milliseconds=retry_delay_ms)
+            retry.append(message_id)
+        session.execute(update(Message).where(Message.id == message_id).values(**values))
+        if failure.verdict is Verdict.OPT_OUT and attempt.item.customer_id is not None:
+            opt_out(session, attempt.item.customer_id, now)
+    return retry
+
+
+def _timeouts(session: Session, message_id: int) -> int:
+    return int(session.scalar(select(Message.send_timeouts).where(Message.id == message_id)) or 0)
+
+
+def opt_out(session: Session, customer_id: int, now: dt.datetime) -> None:
+    """Mark the customer opted out (Twilio said 21610, or they wrote STOP)."""
+    session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id, Customer.opted_out_at.is_(None))
+        .values(opted_out_at=now)
+    )
+
+
+def claim(session: Session, message_id: int) -> OutboxItem | None:
+    """Claim a queued outbound row for sending; None when another sender has it or it is done.
+
+    A row whose customer opted out after it was written is failed instead of sent.
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.direction == "outbound",
+            Message.status == "queued",
+        )
+        .values(status="sending", updated_at=now)
+        .returning(Message.id)
+    ).first()
+    if claimed is None:
+        return None
+    row = session.execute(
+        select(Message, Customer, Restaurant.whatsapp_number)
+        .join(Customer, Customer.id == Message.customer_id)
+        .join(Restaurant, Restaurant.id == Message.restaurant_id)
+        .where(Message.id == message_id)
+    ).one()
+    message, customer, from_number = row
+    # The STOP confirmation is written at the moment of opting out, and still goes out;
+    # anything written before the customer opted out must not.
+    if customer.opted_out_at is not None and customer.opted_out_at > message.created_at:
+        message.status = "failed"
+        message.error_code = "opted_out"
+        message.error_message = "the customer opted out before this message was sent"
+        return None
+    variables = json.loads(message.content_variables) if message.content_variables else None
+    outgoing = Outgoing(
+        from_number=from_number,
+        to_address=customer.address,
+        body=message.body,
+        content_sid=message.content_sid,
+        content_variables=variables,
+    )
+    return OutboxItem(message.id, customer.id, outgoing)
+
+
+def retry_delay_ms(base_ms: int, attempt: int, cap_ms: int) -> int:
+    """Return the backoff before retry number `attempt + 1` (doubling, ±20 % jitter)."""
+    return int(min(base_ms * (2 ** min(attempt, 32)) * random.uniform(0.8, 1.2), cap_ms))

@@ -1,0 +1,134 @@
+"""Handling one webhook delivery end to end: lock, store, send, enqueue, record.
+
+Messages of one customer are handled one at a time, in arrival order, under a short Redis
+lock with a TTL (a crashed holder cannot block the customer for long). The lock covers
+the sends too, so replies leave in the order the messages came. If Redis is down the
+message is still handled: the database row lock still serialises the decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dramatiq
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import jobs, outbox
+from bot.inbound import InboundMessage, Inbox, Receipt
+from bot.messenger import Messenger
+from bot.tenants import Tenant
+from store.redis import Keys
+from store.settings import Settings
+from store.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+LOCK_TTL_S = 10.0
+LOCK_WAIT_S = 8.0
+
+
+@contextmanager
+def customer_lock(
+    client: redis.Redis, keys: Keys, restaurant_id: str, address: str
+) -> Iterator[None]:
+    """Hold the customer's lock for the block; go on without it if Redis cannot give it."""
+    lock = client.lock(
+        keys("lock", "customer", restaurant_id, address),
+        timeout=LOCK_TTL_S,
+        blocking_timeout=LOCK_WAIT_S,
+        sleep=0.005,
+    )
+    try:
+        acquired = lock.acquire()
+    except redis.RedisError as error:
+        logger.warning("customer lock unavailable (Redis: %s); going on", type(error).__name__)
+        acquired = False
+    else:
+        if not acquired:
+            logger.warning("customer lock of %s busy for %ss; going on", address, LOCK_WAIT_S)
+    try:
+        yield
+    finally:
+        if acquired:
+            try:
+                lock.release()
+            except redis.RedisError:
+                logger.warning("customer lock of %s expired before release", address)
+
+
+class Reception:
+    """Receives inbound messages for every restaurant (one per process).
+
+    Parameters:
+      sessions(sessionmaker): Write sessions.
+      inbox(Inbox): Decides what a message does (inside a transaction).
+      messenger(Messenger): Sends the claimed outbox rows (2 s timeout on the request path).
+      broker(Broker): Where jobs are enqueued.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        redis_client: redis.Redis,
+        keys: Keys,
+        inbox: Inbox,
+        messenger: Messenger,
+        broker: dramatiq.Broker,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.redis = redis_client
+        self.keys = keys
+        self.inbox = inbox
+        self.messenger = messenger
+        self.broker = broker
+
+    def handle(self, tenant: Tenant, message: InboundMessage) -> Receipt:
+        """Store and answer `message`; never raises for a send or enqueue failure."""
+        with customer_lock(self.redis, self.keys, tenant.id, message.from_address):
+            with self.sessions() as session:
+                receipt = self.inbox.receive(session, tenant, message, utcnow())
+                if receipt.status == "duplicate":
+                    session.rollback()
+                    return receipt
+                session.commit()
+            self.deliver(receipt)
+        return receipt
+
+    def deliver(self, receipt: Receipt) -> None:
+        """Send the receipt's outbox rows, enqueue its jobs, record both (one small write)."""
+        if not receipt.to_send and not receipt.jobs:
+            return
+        attempts = outbox.send(self.messenger, receipt.to_send)
+        enqueued = jobs.enqueue(self.broker, receipt.jobs)
+        delay = self.settings.queue_backoff_delay_ms
+        with self.sessions() as session, session.begin():
+            retry = outbox.record(session, attempts, retry_delay_ms=delay)
+            jobs.mark_enqueued(session, enqueued)
+        for message_id in retry:
+            schedule_delivery(self.broker, message_id, delay)
+
+
+def schedule_delivery(broker: dramatiq.Broker, message_id: int, delay_ms: int) -> None:
+    """Enqueue a retry of an outbox row; the relay finds the row if this enqueue fails."""
+    name, queue = jobs.DELIVER_MESSAGE
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=queue,
+        actor_name=name,
+        args=(),
+        kwargs={"message_id": message_id},
+        options={},
+    )
+    try:
+        broker.enqueue(message, delay=delay_ms)
+    except Exception as error:
+        logger.warning(
+            "retry of outbound message %s not enqueued (%s); the relay will pick it up",
+            message_id,
+            type(error).__name__,
+        )
