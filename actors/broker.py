@@ -12,7 +12,6 @@ import logging
 
 import dramatiq
 import redis
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -22,6 +21,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from actors.acks import JournalingRedisBroker
 from actors.middleware.jobs import JobTracking
 from actors.middleware.retries import Retries
 from store.settings import Settings, SettingsError
@@ -61,7 +61,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         return RabbitmqBroker(url=url, middleware=middleware)
-    return RedisBroker(
+    return JournalingRedisBroker(
         client=_broker_redis(url),
         namespace=settings.redis_namespace,
         heartbeat_timeout=settings.worker_heartbeat_timeout_ms,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from actors.context import current_runtime
-from actors.middleware.jobs import apply_parked_updates
+from actors.job_states import apply_parked_updates
 from bot.delivery import relay_outbox
 from bot.jobs import relay_jobs
 

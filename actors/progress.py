@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dramatiq.middleware import CurrentMessage
-from sqlalchemy import update
 
-from store.models import Job
 from store.timeutil import utcnow
 
 
@@ -50,23 +48,20 @@ def _current_id() -> str | None:
 
 
 def report(done: int, total: int, step: str | None = None) -> None:
-    """Record the running job's progress (no-op outside a tracked job)."""
-    from actors.context import current_runtime
+    """Record the running job's progress (no-op outside a tracked job); written within ms."""
+    from actors.job_states import JobChange
+    from actors.middleware.jobs import writer
 
     job_id = _current_id()
     if job_id is None:
         return
-    with current_runtime().transaction() as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(
-                progress_done=done,
-                progress_total=total,
-                progress_step=(step or "")[:100] or None,
-                updated_at=utcnow(),
-            )
-        )
+    values = {
+        "progress_done": done,
+        "progress_total": total,
+        "progress_step": (step or "")[:100] or None,
+        "updated_at": utcnow(),
+    }
+    writer.submit(JobChange(job_id, values))
 
 
 def result(summary: dict[str, Any]) -> None:

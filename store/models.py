@@ -278,6 +278,9 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The worker running the current attempt (Dramatiq's Redis broker id, whose heartbeat
+    # tells whether it is alive), so recovery can correct rows a killed worker left running.
+    worker_id: Mapped[str | None] = mapped_column(String(64))
 
 
 # Partial index for the relay: jobs written but never handed to the broker.
