@@ -1,39 +1,116 @@
-"""Bringing back messages of workers that died without acknowledging them (Redis broker).
+"""Bringing back the work of workers that died without finishing it (Redis broker).
 
 Dramatiq's Redis broker re-queues a dead worker's unacknowledged messages only during
-"maintenance", which runs on a random 0.1 % of broker commands, so after a SIGKILL the
-messages can wait many minutes. `sweep_dead_workers` runs that maintenance on purpose,
-for every queue; the scheduler calls it every few seconds.
+"maintenance", which runs on a random few of its commands, and only for the queue of that
+command; after a SIGKILL the messages can wait many minutes. `sweep_dead_workers` finds
+workers whose heartbeat is older than `WORKER_HEARTBEAT_TIMEOUT_MS`, and runs maintenance on
+exactly the queues they held messages of. `recover_lost_jobs` then corrects the job rows
+those workers left `running`: back to `queued` (their message is back in its queue), or
+to the final state the worker had journaled before it died.
+
+On RabbitMQ neither is needed: the server redelivers a consumer's unacknowledged messages
+as soon as its connection drops, and the next attempt rewrites the row.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import current_millis, dq_name
+from dramatiq.common import current_millis
+from sqlalchemy import select, update
+
+from actors.job_states import JOURNAL, JobChange, write_changes
+from store.models import Job
+from store.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
 
-def sweep_dead_workers(broker: dramatiq.Broker, queue_names: set[str]) -> None:
-    """Re-queue messages held by workers whose heartbeat is older than the timeout."""
+def dead_workers(broker: RedisBroker) -> list[str]:
+    """Return the ids of workers whose last heartbeat is older than the timeout."""
+    key = f"{broker.namespace}:__heartbeats__"
+    cutoff = current_millis() - broker.heartbeat_timeout
+    return [_text(w) for w in broker.client.zrangebyscore(key, 0, cutoff)]
+
+
+def live_workers(broker: RedisBroker) -> set[str]:
+    """Return the ids of workers that sent a heartbeat within the timeout."""
+    key = f"{broker.namespace}:__heartbeats__"
+    cutoff = current_millis() - broker.heartbeat_timeout
+    return {_text(w) for w in broker.client.zrangebyscore(key, cutoff, "+inf")}
+
+
+def sweep_dead_workers(broker: dramatiq.Broker) -> int:
+    """Re-queue messages held by dead workers; return how many queues were swept."""
     if not isinstance(broker, RedisBroker):
-        return  # RabbitMQ redelivers a dead consumer's unacked messages by itself
+        return 0  # RabbitMQ redelivers a dead consumer's unacked messages by itself
+    queues: set[str] = set()
+    for worker in dead_workers(broker):
+        prefix = f"{broker.namespace}:__acks__.{worker}."
+        for key in broker.client.scan_iter(match=prefix + "*", count=1000):
+            queues.add(_text(key)[len(prefix) :])
     dispatch = broker.scripts["dispatch"]
-    for queue_name in sorted(queue_names):
-        for name in (queue_name, dq_name(queue_name)):
-            dispatch(
-                keys=[broker.namespace],
-                args=[
-                    "qsize",  # a read-only command; we only want the maintenance pass
-                    current_millis(),
-                    name,
-                    broker.broker_id,
-                    broker.heartbeat_timeout,
-                    broker.dead_message_ttl,
-                    1,  # do maintenance
-                    broker._max_unpack_size(),
-                ],
+    for queue_name in sorted(queues):
+        dispatch(
+            keys=[broker.namespace],
+            args=[
+                "qsize",  # a read-only command; we only want the maintenance pass
+                current_millis(),
+                queue_name,
+                broker.broker_id,
+                broker.heartbeat_timeout,
+                broker.dead_message_ttl,
+                1,  # do maintenance
+                broker._max_unpack_size(),
+            ],
+        )
+    if queues:
+        logger.warning("recovery: re-queued dead workers' messages on %s", ", ".join(queues))
+    return len(queues)
+
+
+def recover_lost_jobs(runtime: Any, broker: dramatiq.Broker) -> int:
+    """Correct job rows left `running` by dead workers; return how many were corrected."""
+    if not isinstance(broker, RedisBroker):
+        return 0
+    with runtime.read_transaction() as session:
+        running = session.execute(
+            select(Job.id, Job.worker_id).where(Job.status == "running", Job.worker_id.is_not(None))
+        ).all()
+    if not running:
+        return 0
+    alive = live_workers(broker)
+    lost = [(job_id, worker) for job_id, worker in running if worker not in alive]
+    journal_key = runtime.keys(*JOURNAL)
+    now = utcnow()
+    corrected = 0
+    for job_id, worker in lost:
+        journaled = dict(runtime.redis.hscan_iter(journal_key, match=f"{job_id}:*"))
+        if journaled:
+            # It finished, and its process died before the database had the final state.
+            write_changes([JobChange.from_json(raw) for raw in journaled.values()])
+            runtime.redis.hdel(journal_key, *journaled)
+            corrected += 1
+            continue
+        with runtime.transaction() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running", Job.worker_id == worker)
+                .values(
+                    status="queued",
+                    worker_id=None,
+                    updated_at=now,
+                    error=f"worker {worker} stopped during the job; its message was re-queued",
+                )
             )
+            corrected += result.rowcount
+    if corrected:
+        logger.warning("recovery: corrected %d job(s) left running by dead workers", corrected)
+    return corrected
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -10,6 +10,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -27,7 +28,7 @@ class Ticks:
       every_s(int): The job's period in seconds; also the width of a tick.
     """
 
-    def __init__(self, name: str, every_s: int, job: Callable[[], None]) -> None:
+    def __init__(self, name: str, every_s: int, job: Callable[[], object]) -> None:
         self.name = name
         self.every_s = every_s
         self.job = job
@@ -50,33 +51,31 @@ class Ticks:
 
 def periodic_jobs() -> list[Ticks]:
     """Return every periodic job with its period."""
-    from actors import maintenance, recovery
-
-    def sweep() -> None:
-        broker = current_runtime().broker
-        recovery.sweep_dead_workers(broker, _queue_names())
+    from actors import maintenance
 
     return [
-        Ticks("sweep-dead-workers", 5, sweep),
+        # Every 5 s: with WORKER_HEARTBEAT_TIMEOUT_MS (15 s) a killed worker's messages
+        # run again within about 20 s.
+        Ticks("recover", 5, maintenance.recover),
         Ticks("relay", 5, maintenance.relay),
+        Ticks("cleanup", 3600, maintenance.clean_up),
     ]
-
-
-def _queue_names() -> set[str]:
-    from actors.broker import installed_broker
-
-    return set(installed_broker().get_declared_queues())
 
 
 def main() -> None:
     """Run the scheduler until SIGTERM or SIGINT."""
     setup()
-    import actors.worker  # noqa: F401  (declares the actors whose queues we look after)
 
     scheduler = BlockingScheduler(timezone="UTC")
     for ticks in periodic_jobs():
         scheduler.add_job(
-            ticks, "interval", seconds=ticks.every_s, id=ticks.name, max_instances=1, coalesce=True
+            ticks,
+            "interval",
+            seconds=ticks.every_s,
+            id=ticks.name,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),  # first run at start, not after one period
         )
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -155,6 +155,8 @@ class Message(Base):
         Index(None, "restaurant_id", "created_at"),
         Index(None, "conversation_id", "id"),
         Index("ix_messages_outbox", "direction", "status", "next_attempt_at"),
+        # For the retention cleanup, which clears bodies by age.
+        Index(None, "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -1,4 +1,4 @@
-"""the worker running a job
+"""the worker running a job; messages by age (retention)
 
 Revision ID: 0003
 Revises: 0002
@@ -20,8 +20,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("worker_id", sa.String(length=64), nullable=True))
+    op.create_index("ix_messages_created_at", "messages", ["created_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_created_at", table_name="messages")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_column("worker_id")
