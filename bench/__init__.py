@@ -1,1 +1,1 @@
-"""Benchmarks that print figures (run by hand; not part of the test suite)."""
+"""Benchmarks, run by hand; each prints its figures (see BENCHMARKS.md)."""

@@ -3,8 +3,11 @@
 Everything the message changes — the inbound row, counters, conversation, customer, outbox
 rows and job rows — is written in ONE transaction, before anything is sent. The unique
 MessageSid is the idempotency guard: the inbound row is inserted with
-`ON CONFLICT DO NOTHING`, and a redelivery rolls the whole transaction back, counters
-included. Sending the claimed outbox rows and enqueuing the jobs happen after commit
+`ON CONFLICT DO NOTHING`, and a redelivery rolls the whole transaction back. The
+restaurant-wide counter rows are updated last, so the row locks every message of a
+restaurant needs are held only for the moment before commit; if an allowance refuses
+the message, the transaction is rolled back and the message stored as `throttled`.
+Sending the claimed outbox rows and enqueuing the jobs happen after commit
 (`bot.reception`).
 """
 
@@ -12,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import flow, jobs, outbox, texts
@@ -24,10 +27,15 @@ from bot.messenger import Outgoing
 from bot.tenants import Tenant
 from store import counters
 from store.counters import UsagePeriod
+from store.dialects import upsert_for
 from store.models import Conversation, Customer, Job, Message
 from store.timeutil import iso_z
 
 SESSION_WINDOW = dt.timedelta(hours=24)
+
+
+class AllowanceRefused(Exception):
+    """The daily or monthly allowance refused the message: roll back, store it throttled."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,14 @@ class Receipt:
     new_conversation: bool = False
     to_send: list[outbox.OutboxItem] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+
+
+@dataclass
+class _Conversation:
+    id: int
+    last_list: str | None = None
+    branch_id: str | None = None
+    pending_replies: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,85 +99,95 @@ class Inbox:
     def receive(
         self, session: Session, tenant: Tenant, message: InboundMessage, now: dt.datetime
     ) -> Receipt:
-        """Store `message` and everything it changes; see the module docstring."""
-        customer = _upsert_customer(session, tenant, message, now)
-        intent = flow.read_intent(message.body, message.button_payload)
-        period = UsagePeriod.of(now, tenant.timezone)
-        open_id = customer.open_conversation(now)
+        """Store `message` and everything it changes; see the module docstring.
 
+        Raises:
+          AllowanceRefused: The daily or monthly allowance is used up; the caller rolls
+            back and calls `receive_throttled`.
+        """
+        connection = session.connection()
+        sql = _statements(connection.dialect.name)
+        customer = _upsert_customer(connection, sql, tenant, message, now)
+        intent = flow.read_intent(message.body, message.button_payload)
+        open_id = customer.open_conversation(now)
         if not tenant.accepts_messages or (customer.opted_out_at and intent.kind != "start"):
             return self._unanswered(session, tenant, message, customer, open_id, "ignored", now)
-        if self._refused(session, tenant, message, period, now, opens=open_id is None):
+        if not self.allowance.take(tenant.id, message.sid, tenant.per_minute_limit):
             return self._unanswered(session, tenant, message, customer, open_id, "throttled", now)
 
         if open_id is None:
-            conversation = Conversation(
-                restaurant_id=tenant.id,
-                customer_id=customer.id,
-                started_at=now,
-                last_message_at=now,
+            conversation = _Conversation(
+                connection.execute(
+                    sql["insert_conversation"],
+                    {"restaurant_id": tenant.id, "customer_id": customer.id, "now": now},
+                ).scalar_one()
             )
-            session.add(conversation)
-            session.flush()
         else:
-            found = session.get(Conversation, open_id)
-            assert found is not None
-            conversation = found
-            conversation.last_message_at = now
+            found = connection.execute(sql["select_conversation"], {"id": open_id}).one()
+            conversation = _Conversation(open_id, *found)
         message_id = _insert_inbound(
-            session, tenant, message, customer.id, conversation.id, "received", now
+            connection, sql, tenant, message, customer.id, conversation.id, "received", now
         )
         if message_id is None:
             return Receipt(status="duplicate")
         receipt = Receipt("received", message_id, conversation.id, open_id is None)
-
-        changes: dict[str, Any] = {
-            "last_accepted_at": now,
-            "current_conversation_id": conversation.id,
-        }
         reply = _Replies(session, receipt, tenant, message, customer.id, now)
+        opted_out_at = customer.opted_out_at
         if intent.kind == "stop":
-            changes["opted_out_at"] = now
+            opted_out_at = now
             reply.text(texts.OPTED_OUT.format(restaurant=tenant.name))
         elif intent.kind == "start":
-            changes["opted_out_at"] = None
+            opted_out_at = None
             reply.text(texts.OPTED_IN.format(restaurant=tenant.name))
         elif open_id is None:
             reply.welcome()
         else:
             reply.flow(conversation, intent, self.catalog)
-        session.execute(update(Customer).where(Customer.id == customer.id).values(**changes))
-        return receipt
-
-    def _refused(
-        self,
-        session: Session,
-        tenant: Tenant,
-        message: InboundMessage,
-        period: UsagePeriod,
-        now: dt.datetime,
-        *,
-        opens: bool,
-    ) -> bool:
-        """Count the message against every allowance; True when one of them refuses it."""
-        if not self.allowance.take(tenant.id, message.sid, tenant.per_minute_limit):
-            return True
-        if not counters.take_daily_message(session, tenant.id, period, tenant.daily_limit):
-            self.allowance.give_back(tenant.id, message.sid)
-            return True
-        counted = counters.record_month(
+        connection.execute(
+            sql["update_conversation"],
+            {
+                "row_id": conversation.id,
+                "now": now,
+                "last_list": conversation.last_list,
+                "branch_id": conversation.branch_id,
+                "pending_replies": conversation.pending_replies,
+            },
+        )
+        connection.execute(
+            sql["update_customer"],
+            {
+                "row_id": customer.id,
+                "now": now,
+                "conversation_id": conversation.id,
+                "opted": opted_out_at,
+            },
+        )
+        # Last: the counter rows every message of the restaurant updates.
+        period = UsagePeriod.of(now, tenant.timezone)
+        if not counters.take_daily_message(
+            session, tenant.id, period, tenant.daily_limit
+        ) or not counters.record_month(
             session,
             tenant.id,
             period,
             now,
             messages=1,
-            opens_conversation=opens,
+            opens_conversation=open_id is None,
             monthly_limit=tenant.monthly_limit,
-        )
-        if not counted:
-            counters.release_daily_message(session, tenant.id, period)
-            self.allowance.give_back(tenant.id, message.sid)
-        return not counted
+        ):
+            raise AllowanceRefused(tenant.id)
+        return receipt
+
+    def receive_throttled(
+        self, session: Session, tenant: Tenant, message: InboundMessage, now: dt.datetime
+    ) -> Receipt:
+        """Store `message` as `throttled` (after `AllowanceRefused` rolled the rest back)."""
+        self.allowance.give_back(tenant.id, message.sid)
+        connection = session.connection()
+        sql = _statements(connection.dialect.name)
+        customer = _upsert_customer(connection, sql, tenant, message, now)
+        open_id = customer.open_conversation(now)
+        return self._unanswered(session, tenant, message, customer, open_id, "throttled", now)
 
     def _unanswered(
         self,
@@ -173,7 +199,11 @@ class Inbox:
         status: str,
         now: dt.datetime,
     ) -> Receipt:
-        message_id = _insert_inbound(session, tenant, message, customer.id, open_id, status, now)
+        connection = session.connection()
+        sql = _statements(connection.dialect.name)
+        message_id = _insert_inbound(
+            connection, sql, tenant, message, customer.id, open_id, status, now
+        )
         if message_id is None:
             return Receipt(status="duplicate")
         # Stored messages are activity, even when they are not counted.
@@ -236,11 +266,10 @@ class _Replies:
         self.receipt.jobs.append(job)
 
     def flow(
-        self, conversation: Conversation, intent: flow.Intent, catalog: flow.CatalogView
+        self, conversation: _Conversation, intent: flow.Intent, catalog: flow.CatalogView
     ) -> None:
         """Answer from cache when possible; otherwise leave the reply to a worker."""
-        reply, last_list = flow.decide(intent, conversation.last_list)
-        conversation.last_list = last_list
+        reply, conversation.last_list = flow.decide(intent, conversation.last_list)
         composed = None
         if conversation.pending_replies == 0:
             composed = flow.compose(reply, self.tenant.merchant_id, catalog)
@@ -252,8 +281,8 @@ class _Replies:
             return
         # Not cached (or earlier replies still waiting): a worker composes and sends it,
         # in order; the "last list shown" is already decided above.
-        conversation.pending_replies = conversation.pending_replies + 1
-        self.session.execute(
+        conversation.pending_replies += 1
+        self.session.connection().execute(
             update(Message).where(Message.id == self.receipt.message_id).values(reply_intent=reply)
         )
         job = jobs.add_job(
@@ -265,36 +294,99 @@ class _Replies:
         self.receipt.jobs.append(job)
 
 
-def _insert(session: Session, model: type) -> Any:
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
+@cache
+def _statements(dialect: str) -> dict[str, Any]:
+    """Build the hot path's statements once per dialect, with bound parameters."""
+    upsert = upsert_for(dialect)
+    now = bindparam("now", type_=Message.created_at.type)
+    customer = upsert(Customer).values(
+        restaurant_id=bindparam("restaurant_id"),
+        address=bindparam("address"),
+        profile_name=bindparam("profile_name"),
+        created_at=now,
+    )
+    inbound = upsert(Message).values(
+        sid=bindparam("sid"),
+        restaurant_id=bindparam("restaurant_id"),
+        conversation_id=bindparam("conversation_id"),
+        customer_id=bindparam("customer_id"),
+        direction="inbound",
+        body=bindparam("body"),
+        status=bindparam("status"),
+        created_at=now,
+        updated_at=now,
+        send_attempts=0,
+        send_timeouts=0,
+    )
+    return {
+        # ON CONFLICT DO UPDATE also locks the customer's row until commit (PostgreSQL), so
+        # two messages of one customer decide their conversation one after the other.
+        "upsert_customer": customer.on_conflict_do_update(
+            index_elements=[Customer.restaurant_id, Customer.address],
+            set_={
+                "profile_name": func.coalesce(customer.excluded.profile_name, Customer.profile_name)
+            },
+        ).returning(
+            Customer.id,
+            Customer.opted_out_at,
+            Customer.current_conversation_id,
+            Customer.last_accepted_at,
+        ),
+        "insert_inbound": inbound.on_conflict_do_nothing(index_elements=[Message.sid]).returning(
+            Message.id
+        ),
+        "insert_conversation": insert(Conversation)
+        .values(
+            restaurant_id=bindparam("restaurant_id"),
+            customer_id=bindparam("customer_id"),
+            started_at=now,
+            last_message_at=now,
+            pending_replies=0,
+        )
+        .returning(Conversation.id),
+        "select_conversation": select(
+            Conversation.last_list, Conversation.branch_id, Conversation.pending_replies
+        ).where(Conversation.id == bindparam("id")),
+        "update_conversation": update(Conversation)
+        .where(Conversation.id == bindparam("row_id"))
+        .values(
+            last_message_at=now,
+            last_list=bindparam("last_list"),
+            branch_id=bindparam("branch_id"),
+            pending_replies=bindparam("pending_replies"),
+        ),
+        "update_customer": update(Customer)
+        .where(Customer.id == bindparam("row_id"))
+        .values(
+            last_accepted_at=now,
+            current_conversation_id=bindparam("conversation_id"),
+            opted_out_at=bindparam("opted", type_=Customer.opted_out_at.type),
+        ),
+    }
 
 
 def _upsert_customer(
-    session: Session, tenant: Tenant, message: InboundMessage, now: dt.datetime
+    connection: Connection,
+    sql: dict[str, Any],
+    tenant: Tenant,
+    message: InboundMessage,
+    now: dt.datetime,
 ) -> _Customer:
-    # ON CONFLICT DO UPDATE also locks the customer's row until commit (PostgreSQL), so
-    # two messages of one customer decide their conversation one after the other.
-    insert = _insert(session, Customer).values(
-        restaurant_id=tenant.id,
-        address=message.from_address,
-        profile_name=message.profile_name,
-        created_at=now,
-    )
-    statement = insert.on_conflict_do_update(
-        index_elements=[Customer.restaurant_id, Customer.address],
-        set_={"profile_name": func.coalesce(insert.excluded.profile_name, Customer.profile_name)},
-    ).returning(
-        Customer.id,
-        Customer.opted_out_at,
-        Customer.current_conversation_id,
-        Customer.last_accepted_at,
-    )
-    return _Customer(*session.execute(statement).one())
+    row = connection.execute(
+        sql["upsert_customer"],
+        {
+            "restaurant_id": tenant.id,
+            "address": message.from_address,
+            "profile_name": message.profile_name,
+            "now": now,
+        },
+    ).one()
+    return _Customer(*row)
 
 
 def _insert_inbound(
-    session: Session,
+    connection: Connection,
+    sql: dict[str, Any],
     tenant: Tenant,
     message: InboundMessage,
     customer_id: int,
@@ -303,23 +395,16 @@ def _insert_inbound(
     now: dt.datetime,
 ) -> int | None:
     """Insert the inbound row unless its MessageSid exists; return its id or None."""
-    statement = (
-        _insert(session, Message)
-        .values(
-            sid=message.sid,
-            restaurant_id=tenant.id,
-            conversation_id=conversation_id,
-            customer_id=customer_id,
-            direction="inbound",
-            body=message.body,
-            status=status,
-            created_at=now,
-            updated_at=now,
-            send_attempts=0,
-            send_timeouts=0,
-        )
-        .on_conflict_do_nothing(index_elements=[Message.sid])
-        .returning(Message.id)
-    )
-    row = session.execute(statement).first()
+    row = connection.execute(
+        sql["insert_inbound"],
+        {
+            "sid": message.sid,
+            "restaurant_id": tenant.id,
+            "conversation_id": conversation_id,
+            "customer_id": customer_id,
+            "body": message.body,
+            "status": status,
+            "now": now,
+        },
+    ).first()
     return None if row is None else int(row[0])

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import dramatiq
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Job
@@ -44,16 +44,25 @@ def add_job(
 ) -> Job:
     """Add a queued job row for `actor` (name, queue); enqueue it after commit."""
     name, queue = actor
+    now = utcnow()
     job = Job(
         id=str(uuid.uuid4()),
         actor=name,
         queue=queue,
         restaurant_id=restaurant_id,
         status="queued",
+        attempts=0,
+        progress_done=0,
+        progress_total=0,
         payload={"kwargs": payload, "delay_ms": delay_ms},
-        created_at=utcnow(),
+        created_at=now,
+        updated_at=now,
     )
-    session.add(job)
+    # A plain INSERT on the connection: this runs inside the webhook's transaction.
+    session.connection().execute(
+        insert(Job),
+        {column.key: getattr(job, column.key) for column in Job.__table__.columns},
+    )
     return job
 
 

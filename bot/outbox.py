@@ -15,7 +15,7 @@ import logging
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.messenger import Messenger, Outgoing, Sent
@@ -29,6 +29,40 @@ logger = logging.getLogger(__name__)
 MAX_TIMEOUTS = 2
 # A row claimed for sending longer ago than this belongs to a sender that died.
 STALE_CLAIM = dt.timedelta(minutes=2)
+
+
+_NOW = bindparam("now", type_=Message.created_at.type)
+_INSERT_OUTBOUND = (
+    insert(Message)
+    .values(
+        restaurant_id=bindparam("restaurant_id"),
+        customer_id=bindparam("customer_id"),
+        conversation_id=bindparam("conversation_id"),
+        direction="outbound",
+        body=bindparam("body"),
+        content_sid=bindparam("content_sid"),
+        content_variables=bindparam("content_variables"),
+        status=bindparam("status"),
+        send_attempts=0,
+        send_timeouts=0,
+        created_at=_NOW,
+        updated_at=_NOW,
+    )
+    .returning(Message.id)
+)
+_RECORD_SENT = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"))
+    .values(
+        sid=bindparam("sid"),
+        status=bindparam("status"),
+        sent_at=_NOW,
+        updated_at=_NOW,
+        send_attempts=Message.send_attempts + 1,
+        error_code=None,
+        error_message=None,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -60,25 +94,27 @@ def add_outbound(
     claimed: bool = True,
 ) -> OutboxItem:
     """Write an outbound row (claimed by the caller, who sends it after commit)."""
-    message = Message(
-        restaurant_id=restaurant_id,
-        customer_id=customer_id,
-        conversation_id=conversation_id,
-        direction="outbound",
-        body=outgoing.body,
-        content_sid=outgoing.content_sid,
-        content_variables=(
-            json.dumps(outgoing.content_variables, ensure_ascii=False)
-            if outgoing.content_variables is not None
-            else None
-        ),
-        status="sending" if claimed else "queued",
-        created_at=now,
-        updated_at=now,
+    variables = outgoing.content_variables
+    message_id = (
+        session.connection()
+        .execute(
+            _INSERT_OUTBOUND,
+            {
+                "restaurant_id": restaurant_id,
+                "customer_id": customer_id,
+                "conversation_id": conversation_id,
+                "body": outgoing.body,
+                "content_sid": outgoing.content_sid,
+                "content_variables": (
+                    json.dumps(variables, ensure_ascii=False) if variables is not None else None
+                ),
+                "status": "sending" if claimed else "queued",
+                "now": now,
+            },
+        )
+        .scalar_one()
     )
-    session.add(message)
-    session.flush()
-    return OutboxItem(message.id, customer_id, outgoing)
+    return OutboxItem(message_id, customer_id, outgoing)
 
 
 def send(messenger: Messenger, items: list[OutboxItem]) -> list[Attempt]:
@@ -116,18 +152,9 @@ def record(
         message_id = attempt.item.message_id
         if attempt.sent is not None:
             status = "simulated" if attempt.sent.status == "simulated" else "sent"
-            session.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    sid=attempt.sent.sid,
-                    status=status,
-                    sent_at=now,
-                    updated_at=now,
-                    send_attempts=Message.send_attempts + 1,
-                    error_code=None,
-                    error_message=None,
-                )
+            session.connection().execute(
+                _RECORD_SENT,
+                {"message_id": message_id, "sid": attempt.sent.sid, "status": status, "now": now},
             )
             continue
         failure = attempt.failure

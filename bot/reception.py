@@ -18,7 +18,7 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import jobs, outbox
-from bot.inbound import InboundMessage, Inbox, Receipt
+from bot.inbound import AllowanceRefused, InboundMessage, Inbox, Receipt
 from bot.messenger import Messenger
 from bot.tenants import Tenant
 from store.redis import Keys
@@ -92,7 +92,12 @@ class Reception:
         """Store and answer `message`; never raises for a send or enqueue failure."""
         with customer_lock(self.redis, self.keys, tenant.id, message.from_address):
             with self.sessions() as session:
-                receipt = self.inbox.receive(session, tenant, message, utcnow())
+                now = utcnow()
+                try:
+                    receipt = self.inbox.receive(session, tenant, message, now)
+                except AllowanceRefused:
+                    session.rollback()
+                    receipt = self.inbox.receive_throttled(session, tenant, message, now)
                 if receipt.status == "duplicate":
                     session.rollback()
                     return receipt

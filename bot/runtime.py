@@ -18,7 +18,7 @@ from bot.inbound import Inbox
 from bot.messenger import Messenger, make_messenger
 from bot.reception import Reception
 from bot.tenants import TenantDirectory
-from store.db import make_engine, make_session_factory
+from store.db import make_engine, make_read_engine, make_session_factory
 from store.redis import Keys, make_redis
 from store.settings import Settings
 
@@ -46,7 +46,8 @@ class Runtime:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
         self.sessions = session_factory or make_session_factory(self.engine)
-        self.read_sessions = session_factory or make_session_factory(self.engine, read_only=True)
+        self.read_engine = make_read_engine(self.engine)
+        self.read_sessions = session_factory or make_session_factory(self.read_engine)
         self.keys = Keys(settings.redis_namespace)
 
     @cached_property
@@ -125,4 +126,6 @@ class Runtime:
             self.redis.close()
         if "broker" in self.__dict__:
             self.broker.close()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
         self.engine.dispose()

@@ -26,6 +26,8 @@ API = "2010-04-01"
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
 _MESSAGE = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$")
 _CONTENT = re.compile(r"^/v1/Content/(?P<sid>[^/]+)$")
+# Our own read-only view of the recorded sends, for a process that runs us as a server.
+INSPECT_PATH = "/_fake/sends"
 # Faults with no path apply to message sends: that is what tests of delivery break.
 SENDS = r"/Messages\.json$"
 
@@ -151,6 +153,10 @@ class FakeTwilio(StandInServer):
     # -- serving --------------------------------------------------------------------------
 
     def route(self, request: RecordedRequest) -> Reply:
+        if request.path == INSPECT_PATH and request.method == "GET":
+            # Not Twilio's: lets a process that started us (benchmarks) read what arrived.
+            fields = ("sid", "To", "From", "Body", "ContentSid", "status_code", "received_at")
+            return Reply(200, {"sends": [{k: m.get(k) for k in fields} for m in self.messages]})
         if not self._authenticated(request):
             return Reply(
                 401, twilio_error(401, 20003), {"WWW-Authenticate": 'Basic realm="Twilio API"'}
@@ -305,3 +311,29 @@ def _invalid_send(form: dict[str, str], missing_content: set[str]) -> int | None
     if len(form.get("Body") or "") > 1600:
         return 21617
     return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve FakeTwilio until SIGTERM/SIGINT; print `TWILIO_URL=…` once listening."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--account-sid")
+    parser.add_argument("--auth-token")
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    server = FakeTwilio(args.account_sid, args.auth_token, port=args.port)
+    server.latency = args.latency
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with server:
+        print(f"TWILIO_URL={server.url}", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,18 @@
-"""Engine and session handling: one engine per process, one session per request or message."""
+"""Engine and session handling: one engine per process, one session per request or message.
+
+SQLite allows one writer at a time. Left to itself, a writer that finds the database
+locked polls with growing sleeps (SQLite's busy handler: 1, 2, 5 … 100 ms), which under
+load turns milliseconds of work into seconds of waiting. So the writer engine of a SQLite
+database has ONE connection per process, and checking it out takes an exclusive `flock`
+on a lock file beside the database: writers of every process queue in the kernel and
+are woken in turn, and the lock is released when the connection goes back to the pool,
+after COMMIT. Readers use a separate engine and never wait (WAL mode: they read a
+snapshot while a writer works). PostgreSQL needs none of this.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 # Execution option marking read-only work (SQLite then begins without the write lock).
 READ_ONLY = "restaurant_bot_read_only"
 
-# How long a SQLite connection waits for another writer before "database is locked".
+# How long a SQLite connection waits for a writer outside our flock (e.g. the sqlite3 CLI).
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# How long a SQLite writer waits for its turn before giving up with an error.
+SQLITE_WRITER_TIMEOUT_S = 30
 
 
 def normalize_database_url(url: str) -> str:
@@ -26,22 +39,61 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def make_engine(database_url: str, **options: Any) -> Engine:
-    """Create the process's engine; SQLite gets WAL and a busy timeout for several writers."""
+def make_engine(database_url: str, *, read_only: bool = False, **options: Any) -> Engine:
+    """Create an engine; for SQLite a queued single writer per process, or a reader pool."""
     url = make_url(normalize_database_url(database_url))
-    if url.get_backend_name() == "sqlite":
-        database = url.database
-        if database and database != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
-        options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        engine = create_engine(url, **options)
-        event.listen(engine, "connect", _configure_sqlite_connection)
-        event.listen(engine, "begin", _begin_immediate)
+    if url.get_backend_name() != "sqlite":
+        options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_size", 10)
+        options.setdefault("max_overflow", 20)
+        return create_engine(url, **options)
+    database = url.database
+    on_disk = bool(database) and database != ":memory:"
+    if on_disk:
+        os.makedirs(os.path.dirname(os.path.abspath(str(database))), exist_ok=True)
+    options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    if on_disk and not read_only:
+        options.setdefault("pool_size", 1)
+        options.setdefault("max_overflow", 0)
+        options.setdefault("pool_timeout", SQLITE_WRITER_TIMEOUT_S)
+    engine = create_engine(url, **options)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_immediate)
+    if on_disk and not read_only:
+        _WriterLock(f"{os.path.abspath(str(database))}.writer-lock").install(engine)
+    if read_only:
+        engine = engine.execution_options(**{READ_ONLY: True})
+    return engine
+
+
+def make_read_engine(engine: Engine) -> Engine:
+    """Return an engine for read-only work beside `engine` (a reader pool for SQLite)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return engine
-    options.setdefault("pool_pre_ping", True)
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 20)
-    return create_engine(url, **options)
+    return make_engine(engine.url.render_as_string(hide_password=False), read_only=True)
+
+
+class _WriterLock:
+    """An exclusive flock held while a process's SQLite writer connection is checked out."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine.pool, "checkout", self._take)
+        event.listen(engine.pool, "checkin", self._give_back)
+
+    def _take(self, _dbapi: Any, record: Any, _proxy: Any) -> None:
+        descriptor = record.info.get("writer_lock")
+        if descriptor is None:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            record.info["writer_lock"] = descriptor
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+
+    def _give_back(self, _dbapi: Any, record: Any) -> None:
+        descriptor = record.info.get("writer_lock") if record is not None else None
+        if descriptor is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -57,23 +109,17 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_immediate(connection: Any) -> None:
-    # Writers take the write lock at BEGIN, so two writers queue on the busy timeout
-    # instead of one failing with "database is locked" when it upgrades a read to a
-    # write. Read-only work (marked READ_ONLY) begins deferred and never waits: in WAL
-    # mode readers see a snapshot while a writer works.
+    # Writers take the write lock at BEGIN: a read that later writes cannot then fail with
+    # "database is locked" on upgrading. Read-only work begins deferred.
     if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
-    """Return a session factory on `engine` (objects stay readable after commit).
-
-    Sessions of a `read_only` factory must not write; on SQLite they run beside writers.
-    """
-    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    return sessionmaker(bind=bind, expire_on_commit=False)
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return a session factory on `engine` (objects stay readable after commit)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 @contextmanager

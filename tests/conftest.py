@@ -216,3 +216,5 @@ def _close_clients(current: Runtime) -> None:
         current.redis.close()
     if "broker" in current.__dict__:
         current.broker.close()
+    if current.read_engine is not current.engine:
+        current.read_engine.dispose()

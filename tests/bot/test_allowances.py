@@ -4,7 +4,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.inbound import InboundMessage, Inbox
+from bot.inbound import AllowanceRefused, InboundMessage, Inbox
 from bot.tenants import Tenant
 from store.models import Conversation, DailyUsage, Job, Message, MonthlyUsage
 from tests.support import factories
@@ -96,7 +96,11 @@ class _NoCatalog:
 def receive_at(runtime, db_session, tenant, moment, sender="+966511111111"):
     inbox = Inbox(_Allowance(), _NoCatalog())
     message = InboundMessage(new_sid(), sender, tenant.whatsapp_number, "hi")
-    return inbox.receive(db_session, tenant, message, moment)
+    try:
+        with db_session.begin_nested():
+            return inbox.receive(db_session, tenant, message, moment)
+    except AllowanceRefused:
+        return inbox.receive_throttled(db_session, tenant, message, moment)
 
 
 class _Allowance:

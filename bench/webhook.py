@@ -1,0 +1,199 @@
+"""Benchmark the webhook against a hello-world endpoint served by the same gunicorn line.
+
+    .venv/bin/python -m bench.webhook --database sqlite
+    .venv/bin/python -m bench.webhook --database postgresql
+
+In one run, alternating rounds: signed `help` messages from existing customers (each
+answered with a real HTTP send to FakeTwilio at 0 ms latency) against the service, and a
+hello-world Flask POST served by the Procfile's `web` command line. Prints req/s, p50,
+p99 of each and the ratio, then the welcome latency (webhook received → FakeTwilio got
+the send) at low load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+from twilio.request_validator import RequestValidator
+
+from bench.support import (
+    ROOT,
+    database,
+    free_port,
+    load,
+    percentile,
+    process,
+    procfile_line,
+    redis_url,
+    run,
+    shell_env,
+)
+
+RESTAURANT_NUMBER = "+966500000777"
+
+
+def signed(url: str, token: str, form: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    signature = RequestValidator(token).compute_signature(url, form)
+    body = urllib.parse.urlencode(form).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+    }
+    return body, headers
+
+
+def inbound(sender: str, text: str) -> dict[str, str]:
+    sid = "SM" + uuid.uuid4().hex
+    return {
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": f"whatsapp:{sender}",
+        "To": f"whatsapp:{RESTAURANT_NUMBER}",
+        "Body": text,
+        "ProfileName": "Bench",
+        "WaId": sender.lstrip("+"),
+        "NumMedia": "0",
+    }
+
+
+def fake_twilio(token: str, account: str) -> tuple[subprocess.Popen[str], str]:
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localdev.fake_twilio",
+            "--auth-token",
+            token,
+            "--account-sid",
+            account,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    line = child.stdout.readline().strip()
+    return child, line.split("=", 1)[1]
+
+
+def sends(twilio_url: str) -> list[dict[str, object]]:
+    with urllib.request.urlopen(f"{twilio_url}/_fake/sends", timeout=10) as response:
+        return list(json.load(response)["sends"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--requests", type=int, default=3000, help="per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--welcomes", type=int, default=200)
+    args = parser.parse_args()
+
+    token, account = uuid.uuid4().hex, "AC" + uuid.uuid4().hex
+    twilio, twilio_url = fake_twilio(token, account)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        redis_url() as redis,
+        database(args.database, Path(tmp)) as db_url,
+    ):
+        web_port, hello_port = free_port(), free_port()
+        env = shell_env(
+            DATABASE_URL=db_url,
+            REDIS_URL=redis,
+            REDIS_NAMESPACE=f"bench-{uuid.uuid4().hex[:8]}",
+            TWILIO_ACCOUNT_SID=account,
+            TWILIO_AUTH_TOKEN=token,
+            TWILIO_API_BASE_URL=twilio_url,
+            HOST="127.0.0.1",
+            PORT=str(web_port),
+            LOG_LEVEL="WARNING",
+        )
+        flask = [str(Path(sys.executable).parent / "flask"), "--app", "bot"]
+        run([*flask, "db", "upgrade"], env)
+        run(
+            [*flask, "restaurants", "create", "--id", "bench", "--name", "Bench Grill",
+             "--whatsapp-number", RESTAURANT_NUMBER, "--merchant-id", "bench",
+             "--daily-limit", "100000000", "--per-minute-limit", "100000000",
+             "--monthly-limit", "100000000", "--welcome-content-sid", "HX" + "b" * 32],
+            env,
+        )  # fmt: skip
+        web = procfile_line("web")
+        hello = web.replace("'bot:create_app()'", "bench.hello:app")
+        hello_env = {**env, "PORT": str(hello_port)}
+        url = f"http://127.0.0.1:{web_port}/whatsapp/webhook"
+        customers = [f"+9665{n:08d}" for n in range(1, args.customers + 1)]
+        with (
+            process(web, env, f"http://127.0.0.1:{web_port}/healthz"),
+            process(hello, hello_env, f"http://127.0.0.1:{hello_port}/whatsapp/webhook"),
+        ):
+            # Welcome latency at low load: one new customer at a time.
+            started = {}
+            for n in range(args.welcomes):
+                sender = f"+9667{n:08d}"
+                body, headers = signed(url, token, inbound(sender, "hi"))
+                request = urllib.request.Request(url, data=body, headers=headers)
+                started[f"whatsapp:{sender}"] = time.time()
+                urllib.request.urlopen(request, timeout=10).read()
+            arrived = {s["To"]: s["received_at"] for s in sends(twilio_url) if s.get("ContentSid")}
+            welcome = sorted(arrived[to] - t0 for to, t0 in started.items() if to in arrived)
+            # Existing customers: open their conversations first.
+            for chunk_start in range(0, len(customers), 50):
+                batch = [
+                    signed(url, token, inbound(c, "hi"))
+                    for c in customers[chunk_start : chunk_start + 50]
+                ]
+                load(web_port, "/whatsapp/webhook", batch, concurrency=8, processes=2)
+            service, baseline = [], []
+            for _ in range(args.rounds):
+                requests = [
+                    signed(url, token, inbound(random.choice(customers), "help"))
+                    for _ in range(args.requests)
+                ]
+                service.append(load(web_port, "/whatsapp/webhook", requests, args.concurrency))
+                hello_requests = [
+                    (b"x=1", {"Content-Type": "application/x-www-form-urlencoded"})
+                ] * args.requests
+                baseline.append(
+                    load(hello_port, "/whatsapp/webhook", hello_requests, args.concurrency)
+                )
+    twilio.terminate()
+    twilio.wait()
+
+    def combine(results: list[dict[str, float]]) -> dict[str, float]:
+        return {
+            "rate": sum(r["rate"] for r in results) / len(results),
+            "p50_ms": sum(r["p50_ms"] for r in results) / len(results),
+            "p99_ms": max(r["p99_ms"] for r in results),
+            "errors": sum(r["errors"] for r in results),
+        }
+
+    ours, hello_world = combine(service), combine(baseline)
+    print(f"database: {args.database}; {args.rounds} rounds x {args.requests} requests, "
+          f"{args.concurrency} connections; gunicorn: {web}")  # fmt: skip
+    for name, figures in (("webhook `help`", ours), ("hello world", hello_world)):
+        print(
+            f"{name:16} {figures['rate']:8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms  "
+            f"p99 {figures['p99_ms']:6.2f} ms  errors {figures['errors']:.0f}"
+        )
+    print(f"throughput ratio webhook/hello: {ours['rate'] / hello_world['rate']:.3f}")
+    print(
+        f"welcome latency ({len(welcome)} new customers, one at a time): "
+        f"p50 {percentile(welcome, 50) * 1000:.2f} ms  p99 {percentile(welcome, 99) * 1000:.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
