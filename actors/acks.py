@@ -15,19 +15,22 @@ from typing import Any
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
+from actors.job_states import JobChange
+
 
 class JournalingRedisBroker(RedisBroker):
     """Dramatiq's Redis broker, plus `journal_on_ack()` for JobTracking."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self._journal: dict[str, tuple[str, str, str]] = {}
+        self._journal: dict[str, tuple[str, JobChange]] = {}
         self._journal_lock = threading.Lock()
 
-    def journal_on_ack(self, redis_message_id: str, key: str, field: str, entry: str) -> None:
-        """Write `entry` to hash `key` with the ack (or nack) of `redis_message_id`."""
+    def journal_on_ack(self, redis_message_id: str, key: str, change: JobChange) -> None:
+        """Write `change` to the journal hash `key` with the ack (or nack) of the message,
+        unless the database has it by then."""
         with self._journal_lock:
-            self._journal[redis_message_id] = (key, field, entry)
+            self._journal[redis_message_id] = (key, change)
 
     def do_ack(self, queue_name: str, redis_message_id: str) -> Any:
         return self._settle("ack", queue_name, redis_message_id)
@@ -40,25 +43,32 @@ class JournalingRedisBroker(RedisBroker):
             journal = self._journal.get(redis_message_id)
         if journal is None:
             return self._dispatch(command)(queue_name, redis_message_id)
-        key, field, entry = journal
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(key, field, entry)
-        self.scripts["dispatch"](
-            keys=[self.namespace],
-            args=[
-                command,
-                current_millis(),
-                queue_name,
-                self.broker_id,
-                self.heartbeat_timeout,
-                self.dead_message_ttl,
-                0,  # never maintenance on acks (Dramatiq's own rule)
-                self._max_unpack_size(),
-                redis_message_id,
-            ],
-            client=pipe,
-        )
-        result = pipe.execute()[-1]
+        key, change = journal
+        # Under the change's guard, so the writer removes from the journal only entries
+        # that are there, and never sees the entry appear after it stored the change.
+        with change.guard:
+            if change.stored:
+                result = self._dispatch(command)(queue_name, redis_message_id)
+            else:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.hset(key, str(change.journal_key), change.to_json())
+                self.scripts["dispatch"](
+                    keys=[self.namespace],
+                    args=[
+                        command,
+                        current_millis(),
+                        queue_name,
+                        self.broker_id,
+                        self.heartbeat_timeout,
+                        self.dead_message_ttl,
+                        0,  # never maintenance on acks (Dramatiq's own rule)
+                        self._max_unpack_size(),
+                        redis_message_id,
+                    ],
+                    client=pipe,
+                )
+                result = pipe.execute()[-1]
+                change.journaled = True
         with self._journal_lock:
             self._journal.pop(redis_message_id, None)
         return result

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -63,6 +63,10 @@ class JobChange:
     attempts: int = 0
     row: dict[str, Any] | None = None
     journal_key: str | None = None
+    # Set under `guard`: the database has it; it is in the journal.
+    stored: bool = False
+    journaled: bool = False
+    guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def merge(self, later: JobChange) -> None:
         """Apply `later` on top of this change."""
@@ -173,10 +177,12 @@ def journal(change: JobChange, broker: Any, redis_message_id: str | None) -> boo
     change.journal_key = f"{change.job_id}:{os.getpid()}:{next(_sequence)}"
     shares_redis = runtime.settings.broker_url in (None, runtime.settings.redis_url)
     if isinstance(broker, JournalingRedisBroker) and redis_message_id and shares_redis:
-        broker.journal_on_ack(redis_message_id, key, change.journal_key, change.to_json())
+        broker.journal_on_ack(redis_message_id, key, change)
         return True
     try:
-        runtime.redis.hset(key, change.journal_key, change.to_json())
+        with change.guard:
+            runtime.redis.hset(key, change.journal_key, change.to_json())
+            change.journaled = True
         return True
     except redis.RedisError:
         change.journal_key = None
@@ -205,7 +211,12 @@ def write_changes(changes: list[JobChange]) -> None:
     else:
         if not _park(merged):
             return  # keep the journal entries: the relay applies them later
-    journaled = [c.journal_key for c in changes if c.journal_key]
+    journaled: list[str] = []
+    for change in changes:
+        with change.guard:
+            change.stored = True
+            if change.journaled and change.journal_key:
+                journaled.append(change.journal_key)
     if journaled:
         try:
             runtime.redis.hdel(runtime.keys(*JOURNAL), *journaled)
@@ -301,14 +312,14 @@ def _apply_orphaned_journal(limit: int) -> int:
     key = runtime.keys(*JOURNAL)
     cutoff = time.time() - JOURNAL_GRACE_S
     applied = 0
-    for field, raw in runtime.redis.hscan_iter(key, count=500):
+    for entry_key, raw in runtime.redis.hscan_iter(key, count=500):
         if applied >= limit:
             break
         if json.loads(raw).get("at", 0) > cutoff:
             continue  # its process may still be writing it
         with runtime.engine.begin() as connection:
             _execute(connection, [JobChange.from_json(raw)])
-        runtime.redis.hdel(key, field)
+        runtime.redis.hdel(key, entry_key)
         applied += 1
     if applied:
         logger.warning("job states: applied %d final states a stopped worker left", applied)

@@ -2,10 +2,11 @@
 
 queued → running → succeeded | partial | failed | dead, with attempts, timestamps, the
 worker running it, the last error and a result summary; `actors.progress` adds
-done/total/step. Runs after `Retries` in the middleware list, so it sees whether a failed
-message will be retried. Rows are written in batches by `actors.job_states`; a final
-state is in a Redis journal before the message is acknowledged, and the relay applies
-what a killed process or a database outage left there, so it is never lost.
+done/total/step. Listed before `Retries`: Dramatiq runs `after_*` hooks in reverse
+order, so it sees whether a failed message will be retried. Rows are written in batches
+by `actors.job_states`; a final state reaches a Redis journal no later than the message's
+acknowledgement, and the relay applies what a killed process or a database outage left
+there, so it is never lost.
 """
 
 from __future__ import annotations

@@ -1,0 +1,45 @@
+"""Fixtures of the job-system tests: the test actors and jobs sent the way the webhook does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot import jobs
+from store.models import Job
+
+
+@pytest.fixture
+def job_actors(broker):
+    """The test actors (`slow_job`, `flaky_job`) declared on the run's broker."""
+    from tests.support import job_actors
+
+    return job_actors
+
+
+@pytest.fixture
+def send_job(live_runtime, broker, job_actors) -> Callable[..., str]:
+    """Write a job row and enqueue its message, like the webhook; return the job id."""
+
+    def send(actor: str, queue: str, restaurant_id: str | None = None, **kwargs: Any) -> str:
+        if restaurant_id is not None:
+            kwargs["restaurant_id"] = restaurant_id
+        with live_runtime.transaction() as session:
+            job = jobs.add_job(session, (actor, queue), kwargs, restaurant_id=restaurant_id)
+        assert jobs.enqueue(live_runtime.broker, [job]) == [job.id]
+        return job.id
+
+    return send
+
+
+@pytest.fixture
+def job_row(live_runtime) -> Callable[[str], Job | None]:
+    """Read a job row afresh."""
+
+    def read(job_id: str) -> Job | None:
+        with live_runtime.read_transaction() as session:
+            return session.get(Job, job_id)
+
+    return read
