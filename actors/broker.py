@@ -23,6 +23,7 @@ from dramatiq.middleware import (
 
 from actors.acks import JournalingRedisBroker
 from actors.middleware.jobs import JobTracking
+from actors.middleware.metrics import JobMetrics
 from actors.middleware.retries import Retries
 from store.settings import Settings, SettingsError
 
@@ -49,8 +50,9 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         Callbacks(),
         Pipelines(),
         CurrentMessage(),
-        # Before Retries: Dramatiq runs `after_*` hooks in reverse order, and JobTracking's
+        # Before Retries: Dramatiq runs `after_*` hooks in reverse order, and these
         # must see what Retries decided (retry, dead-letter, give up).
+        JobMetrics(),
         JobTracking(),
         Retries(
             max_retries=settings.queue_retry_attempts,

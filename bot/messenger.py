@@ -140,8 +140,36 @@ class ConsoleMessenger:
         return {"sid": content_sid, "friendly_name": None, "types": {}, "variables": {}}
 
 
+class MeteredMessenger:
+    """Counts every send by result and Twilio error code (`restaurant_bot_twilio_sends`)."""
+
+    def __init__(self, inner: Messenger) -> None:
+        self.inner = inner
+
+    def send(self, message: Outgoing) -> Sent:
+        """Send through the inner messenger, counting the outcome."""
+        from bot.send_errors import classify
+        from store.metrics import TWILIO_SENDS
+
+        try:
+            sent = self.inner.send(message)
+        except Exception as error:
+            try:
+                code = classify(error).code
+            except Exception:  # not a send error at all: classify re-raises those
+                code = "other"
+            TWILIO_SENDS.labels("failed", code).inc()
+            raise
+        TWILIO_SENDS.labels("sent", "").inc()
+        return sent
+
+    def fetch_content(self, content_sid: str) -> dict[str, Any]:
+        """Fetch through the inner messenger."""
+        return self.inner.fetch_content(content_sid)
+
+
 def make_messenger(settings: Settings, timeout_s: float) -> Messenger:
     """Return the Twilio messenger, or the console one when no account is configured."""
     if settings.console_mode:
-        return ConsoleMessenger()
-    return TwilioMessenger(settings, timeout_s)
+        return MeteredMessenger(ConsoleMessenger())
+    return MeteredMessenger(TwilioMessenger(settings, timeout_s))

@@ -53,7 +53,8 @@ def test_a_job_of_a_sigkilled_worker_completes_on_another_worker(
         assert finished, (tmp_path / "scheduler.log").read_text()[-3000:]
         [(finished_id, finisher_pid)] = finished
         assert finished_id == job_id
-        assert finisher_pid != victim_pid and _in_session(survivor, finisher_pid)
+        assert finisher_pid != victim_pid
+        assert _in_session(survivor, finisher_pid)
         row = wait_until(lambda: (row := job_row(job_id)) and row.status == "succeeded" and row)
         assert row, job_row(job_id).__dict__
         assert row.attempts == 1  # the killed attempt never finished

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from store.settings import Settings
@@ -67,10 +67,8 @@ def kill_session(process: subprocess.Popen[bytes]) -> None:
     """
     for pid in [process.pid, *descendants(process.pid)]:
         for kill in (os.killpg, os.kill):
-            try:
+            with suppress(ProcessLookupError, PermissionError):
                 kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
     process.wait(10)
 
 

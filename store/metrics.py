@@ -1,0 +1,46 @@
+"""Prometheus metrics every process feeds (web, worker); served by `GET /metrics`.
+
+Created unregistered: `/metrics` builds a fresh registry per scrape, from the files of
+every process in `PROMETHEUS_MULTIPROC_DIR` when it is set (several gunicorn workers and
+dramatiq worker processes), else from these objects. No label carries a tenant
+identifier (restaurant, merchant, customer): label values come from small fixed sets.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+WEBHOOK_SECONDS = Histogram(
+    "restaurant_bot_webhook_seconds",
+    "Time to answer a Twilio webhook, by route and HTTP status.",
+    ["route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=None,
+)
+TWILIO_SENDS = Counter(
+    "restaurant_bot_twilio_sends",
+    "Messages handed to Twilio, by result (sent, failed) and Twilio error code.",
+    ["result", "code"],
+    registry=None,
+)
+JOB_SECONDS = Histogram(
+    "restaurant_bot_job_seconds",
+    "Time to process a message, by actor and outcome.",
+    ["actor", "outcome"],
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+    registry=None,
+)
+JOB_RETRIES = Counter(
+    "restaurant_bot_job_retries",
+    "Failed attempts that will be retried, by actor.",
+    ["actor"],
+    registry=None,
+)
+DEAD_LETTERS = Counter(
+    "restaurant_bot_dead_letters",
+    "Messages moved to the dead letters, by actor.",
+    ["actor"],
+    registry=None,
+)
+
+PROCESS_METRICS = (WEBHOOK_SECONDS, TWILIO_SENDS, JOB_SECONDS, JOB_RETRIES, DEAD_LETTERS)
