@@ -32,11 +32,13 @@ class RuntimeContext(dramatiq.Middleware):
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         # Hand over what a Redis outage left behind, without waiting for the scheduler.
         from actors.maintenance import relay
+        from bot import telemetry
 
         try:
             relay()
         except Exception:
             logging.getLogger(__name__).exception("relay at worker start failed")
+        telemetry.start_publishing(current_runtime())
 
 
 def install_runtime(broker: dramatiq.Broker, settings: Settings) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-
-from flask import Flask, request
+from flask import Flask
 
 from bot.runtime import Runtime
 from store.settings import Settings
@@ -15,8 +13,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
     """Build the application from `settings` (read from the environment when None)."""
-    from bot import cli, errors, health, webhook
-    from bot.logs import configure_logging, start_log_context
+    from bot import cli, errors, health, requests_log, telemetry, webhook
+    from bot.logs import configure_logging
 
     if runtime is None:
         settings = settings or Settings.from_env()
@@ -30,12 +28,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["runtime"] = runtime
 
-    @app.before_request
-    def _new_log_context() -> None:
-        start_log_context(request_id=request.headers.get("X-Request-Id") or uuid.uuid4().hex)
-
+    requests_log.init_app(app)  # first: every later hook logs with the request id
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhook.bp)
     cli.init_app(app)
+    telemetry.start_publishing(runtime)
     return app

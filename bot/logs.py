@@ -56,6 +56,11 @@ def start_log_context(**ids: Any) -> None:
     _context.set({k: str(v) for k, v in ids.items() if v is not None})
 
 
+def current_log_context() -> dict[str, str]:
+    """Return the ids attached to log lines right now."""
+    return dict(_context.get())
+
+
 def bind_log_context(**ids: Any) -> None:
     """Add ids to the current context until it is reset by the enclosing `log_context`."""
     _context.set({**_context.get(), **{k: str(v) for k, v in ids.items() if v is not None}})

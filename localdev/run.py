@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +67,13 @@ class LocalService:
         env.setdefault("PORT", "8000")
         env.setdefault("PYTHONUNBUFFERED", "1")
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Shared by web and worker processes, empty at start (prometheus-client's
+            # multiprocess mode): /metrics then sums every process of this machine.
+            metrics_dir = INSTANCE / "prometheus"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(parents=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         if not env.get("TWILIO_AUTH_TOKEN"):
             # Console mode still validates webhook signatures; `simulate` signs with this.
             env["TWILIO_AUTH_TOKEN"] = local_secret("twilio-auth-token")
@@ -126,7 +134,8 @@ class LocalService:
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
+        # The worker finishes in-flight messages first (--worker-shutdown-timeout, 10 s).
+        deadline = time.monotonic() + 20
         for process in self.processes.values():
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))

@@ -1,0 +1,49 @@
+"""gunicorn settings for the Procfile's `web` (`gunicorn -c gunicorn.conf.py …`).
+
+- Prometheus multiprocess mode: each gunicorn worker writes its metrics to files in
+  `PROMETHEUS_MULTIPROC_DIR` (prepared, empty, by whoever starts the processes: `make run`,
+  or the platform); a dead worker's files are marked so its live gauges disappear.
+- `LOG_FORMAT=json`: gunicorn's own lines (start, worker boot/exit) are JSON objects too.
+  Request lines come from the app (one per request, with its request id), not from
+  gunicorn's access log.
+"""
+
+from __future__ import annotations
+
+import os
+
+graceful_timeout = 20  # in-flight requests get this long after SIGTERM
+control_socket_disable = True  # a second instance would take over ~/.gunicorn/gunicorn.ctl
+
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "bot.logs.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
+def on_starting(server: object) -> None:
+    """Create the metrics directory when it is configured but missing."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Mark an exited worker's metrics files dead (prometheus-client multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
