@@ -61,9 +61,11 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         ),
     ]
     if url and url.startswith(("amqp://", "amqps://")):
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+        from actors.rabbitmq import PrefixedRabbitmqBroker
 
-        return RabbitmqBroker(url=url, middleware=middleware)
+        return PrefixedRabbitmqBroker(
+            url=url, middleware=middleware, queue_prefix=f"{settings.redis_namespace}."
+        )
     return JournalingRedisBroker(
         client=_broker_redis(url),
         namespace=settings.redis_namespace,

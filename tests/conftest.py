@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,8 @@ def base_settings(
         host="127.0.0.1",
         database_url=database_url,
         redis_url=redis_url,
+        # BROKER_URL=amqp://… runs the suite's broker tests on RabbitMQ (`-m rabbitmq`).
+        broker_url=os.environ.get("BROKER_URL") or None,
         redis_namespace=RUN_NAMESPACE,
         twilio_account_sid=twilio_server.account_sid,
         twilio_auth_token=twilio_server.auth_token,
@@ -187,14 +190,16 @@ def live_client(live_app: Flask) -> FlaskClient:
 
 
 @pytest.fixture(scope="session")
-def broker(base_settings: Settings) -> dramatiq.Broker:
+def broker(base_settings: Settings) -> Iterator[dramatiq.Broker]:
     """The run's real broker (Redis, the run's namespace) with every actor declared."""
     from actors.broker import setup_broker
 
     installed = setup_broker(base_settings)
     import actors.worker  # noqa: F401  (declares the actors on it)
 
-    return installed
+    yield installed
+    if hasattr(installed, "delete_queues"):
+        installed.delete_queues()  # RabbitMQ: the run's own prefixed queues, nothing else
 
 
 @pytest.fixture

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from sqlalchemy import update
 
 from actors import job_states
 from actors.context import current_runtime, use_runtime
 from actors.job_states import JobChange, apply_parked_updates, write_changes
+from actors.middleware.jobs import worker_id
 from bot.runtime import Runtime
 from store.models import Job
 from store.timeutil import utcnow
 from tests.support.waiting import wait_until
 
 
+@pytest.mark.rabbitmq
 def test_a_tracked_job_goes_from_queued_to_running_with_progress_to_succeeded(
     send_job, job_row, worker
 ):
@@ -24,7 +27,7 @@ def test_a_tracked_job_goes_from_queued_to_running_with_progress_to_succeeded(
     assert running.status == "running"
     assert running.progress_total == 4
     assert running.progress_step.startswith("step ")
-    assert running.worker_id == worker.broker.broker_id
+    assert running.worker_id == worker_id(worker.broker)
     done = wait_until(lambda: (row := job_row(job_id)) and row.status == "succeeded" and row)
     assert (done.attempts, done.progress_done, done.progress_step) == (1, 4, "done")
     assert done.result == {"slept": 1.2}
@@ -32,6 +35,7 @@ def test_a_tracked_job_goes_from_queued_to_running_with_progress_to_succeeded(
     assert done.worker_id is None
 
 
+@pytest.mark.rabbitmq
 def test_a_message_sent_without_a_job_row_gets_one(job_actors, job_row, worker):
     message = job_actors.flaky_job.send("no-row", restaurant_id="r9")
     done = wait_until(lambda: (row := job_row(message.message_id)) and row.status == "succeeded")
@@ -40,6 +44,7 @@ def test_a_message_sent_without_a_job_row_gets_one(job_actors, job_row, worker):
     assert (row.actor, row.queue, row.restaurant_id) == ("flaky_job", "test-flaky", "r9")
 
 
+@pytest.mark.rabbitmq
 def test_a_failing_job_is_retried_and_ends_dead_with_its_last_error(
     send_job, job_row, worker, live_runtime
 ):
@@ -91,6 +96,7 @@ def test_a_final_state_journaled_by_a_process_that_died_is_applied_by_the_relay(
     use_runtime(None)
 
 
+@pytest.mark.rabbitmq
 def test_every_final_state_reaches_the_database_and_leaves_the_journal(
     send_job, job_row, worker, live_runtime
 ):

@@ -114,3 +114,8 @@ def worker_command(*queues: str, processes: int = 1, threads: int = 1) -> list[s
 def scheduler_command() -> list[str]:
     """Return the command of the scheduler process."""
     return [sys.executable, "-m", "actors.scheduler"]
+
+
+def on_rabbitmq() -> bool:
+    """Return True when this run's broker is RabbitMQ (`BROKER_URL=amqp://…`)."""
+    return os.environ.get("BROKER_URL", "").startswith(("amqp://", "amqps://"))
