@@ -10,7 +10,8 @@ The rules (SPEC §8), for every `/api/*` endpoint that is not public:
   missing_restaurant_id`; any restaurant but the token's, existing or not → `403`.
 - A PAT on an admin-only endpoint → `403`.
 
-Views call `require_admin()` or `require_owner_or_admin()` first and get the `Principal`.
+Views call `require_admin(session)` or `require_owner_or_admin(session)` first, inside
+their read transaction, and get the `Principal`.
 A token with a bad checksum is refused without a database lookup; the others are looked
 up by SHA-256 (`store.credentials.verify`), so unknown and wrong tokens answer the same
 body in about the same time. `last_used_at` is written at most once a minute per token,
@@ -129,24 +130,31 @@ def check_restaurant_header(principal: Principal, http_request: Request) -> None
         raise forbidden("this token does not give access to that restaurant")
 
 
-def require_owner_or_admin() -> Principal:
+def require_owner_or_admin(session: Session | None = None) -> Principal:
     """Authenticate the current request as an admin or as the owner it names.
+
+    Parameters:
+      session: The view's read session, so that the credential lookup joins its
+        transaction; without one a short read transaction of its own is used.
 
     Raises:
       ApiError: 401, 400 `missing_restaurant_id` or 403, in the order of SPEC §8.
     """
-    principal = _authenticate_current_request()
+    principal = _authenticate_current_request(session)
     check_restaurant_header(principal, request)
     return principal
 
 
-def require_admin() -> Principal:
+def require_admin(session: Session | None = None) -> Principal:
     """Authenticate the current request as an admin; a valid PAT gets 403.
+
+    Parameters:
+      session: As for `require_owner_or_admin`.
 
     Raises:
       ApiError: 401, or 403 for a personal access token.
     """
-    principal = _authenticate_current_request()
+    principal = _authenticate_current_request(session)
     if not principal.is_admin:
         raise forbidden("this endpoint needs an admin API key")
     return principal
@@ -155,7 +163,8 @@ def require_admin() -> Principal:
 def record_use(principal: Principal, now: dt.datetime) -> None:
     """Write the credential's `last_used_at` when the last write is a minute old or more.
 
-    Its own short write transaction, only when due: reads never wait for it, and a
+    Its own short write transaction, only when due (the request's read transaction
+    stays a reader: on SQLite it never waits for the write lock), and a
     failure (a busy SQLite file) is logged and does not fail the request — the field is a
     hint for owners, not an audit log.
     """
@@ -168,9 +177,12 @@ def record_use(principal: Principal, now: dt.datetime) -> None:
         logger.warning("could not record use of credential %s", principal.prefix, exc_info=True)
 
 
-def _authenticate_current_request() -> Principal:
+def _authenticate_current_request(session: Session | None) -> Principal:
     now = request_now()
-    with runtime().read_transaction() as session:
+    if session is None:
+        with runtime().read_transaction() as own_session:
+            principal = authenticate(request, own_session, now=now)
+    else:
         principal = authenticate(request, session, now=now)
     record_use(principal, now)
     return principal

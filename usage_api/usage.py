@@ -22,19 +22,18 @@ bp = Blueprint("usage", __name__, url_prefix="/api/usage")
 @bp.get("")
 def list_usage() -> ResponseReturnValue:
     """Answer an owner with its restaurant's usage, an admin with a page of every restaurant's."""
-    principal = require_owner_or_admin()
     current = runtime()
-    if principal.restaurant_id is not None:
-        # limit/offset mean nothing here and are ignored, even when malformed.
-        with current.read_transaction() as session:
+    with current.read_transaction() as session:
+        principal = require_owner_or_admin(session)
+        if principal.restaurant_id is not None:
+            # limit/offset mean nothing here and are ignored, even when malformed.
             found = usage.restaurant_usage(
                 session, current.settings, principal.restaurant_id, now=request_now()
             )
-        if found is None:  # deleted since the token was checked; its tokens went with it
-            raise invalid_credentials()
-        return jsonify(usage_json(found))
-    page = page_request(request.args)
-    with current.read_transaction() as session:
+            if found is None:  # deleted since the token was checked; its tokens went with it
+                raise invalid_credentials()
+            return jsonify(usage_json(found))
+        page = page_request(request.args)
         result = usage.usage_page(
             session, current.settings, limit=page.limit, offset=page.offset, now=request_now()
         )
@@ -49,12 +48,12 @@ def list_usage() -> ResponseReturnValue:
 @bp.get("/<restaurant_id>")
 def restaurant_detail(restaurant_id: str) -> ResponseReturnValue:
     """Answer an admin with one restaurant's usage and its last six months."""
-    require_admin()
     current = runtime()
-    found = None
-    # An id that no restaurant can have is not looked up (and cannot upset the driver).
-    if RESTAURANT_ID.fullmatch(restaurant_id):
-        with current.read_transaction() as session:
+    with current.read_transaction() as session:
+        require_admin(session)
+        # An id that no restaurant can have is not looked up (and cannot upset the driver).
+        found = None
+        if RESTAURANT_ID.fullmatch(restaurant_id):
             found = usage.usage_with_history(
                 session, current.settings, restaurant_id, now=request_now()
             )
