@@ -123,10 +123,9 @@ def verify(
     return credential
 
 
-def last_use_is_due(credential: PersonalAccessToken | ApiKey, now: dt.datetime) -> bool:
-    """Return True when `touch_last_used` would write (no write in the last minute)."""
-    last = credential.last_used_at
-    return last is None or now - last >= LAST_USED_RESOLUTION
+def last_use_is_due(last_used_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Return True when a credential last used at `last_used_at` is due a new write."""
+    return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
 
 
 def touch_last_used(
@@ -137,7 +136,7 @@ def touch_last_used(
 ) -> None:
     """Record use of a credential, at most once per `LAST_USED_RESOLUTION`."""
     now = now or utcnow()
-    if not last_use_is_due(credential, now):
+    if not last_use_is_due(credential.last_used_at, now):
         return
     model = type(credential)
     cutoff = now - LAST_USED_RESOLUTION

@@ -15,17 +15,19 @@ their read transaction, and get the `Principal`.
 A token with a bad checksum is refused without a database lookup; the others are looked
 up by SHA-256 (`store.credentials.verify`), so unknown and wrong tokens answer the same
 body in about the same time. `last_used_at` is written at most once a minute per token,
-in a short write transaction of its own, so most requests never write.
+after the view's reads, in a short write transaction of its own: most requests never
+write, and none waits for the write lock before reading.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
-from flask import Request, request
+from flask import Request, Response, after_this_request, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -51,12 +53,15 @@ class Principal:
       kind: "api_key" for an admin, "pat" for a restaurant owner.
       prefix: The credential's display prefix (safe to log).
       restaurant_id: The PAT's restaurant; None for an admin.
+      credential_id: The row id of the PAT or API key.
+      last_used_at: When the credential was last recorded as used, before this request.
     """
 
     kind: Literal["api_key", "pat"]
     prefix: str
     restaurant_id: str | None
-    credential: PersonalAccessToken | ApiKey = field(repr=False, compare=False)
+    credential_id: int
+    last_used_at: dt.datetime | None
 
     @property
     def is_admin(self) -> bool:
@@ -98,7 +103,13 @@ def authenticate(http_request: Request, session: Session, *, now: dt.datetime) -
         key = credentials.verify(session, ApiKey, tokens.API_KEY_TYPE, api_key.strip(), now=now)
         if key is None:
             raise invalid_credentials()
-        return Principal(kind="api_key", prefix=key.prefix, restaurant_id=None, credential=key)
+        return Principal(
+            kind="api_key",
+            prefix=key.prefix,
+            restaurant_id=None,
+            credential_id=key.id,
+            last_used_at=key.last_used_at,
+        )
     authorization = http_request.headers.get("Authorization")
     if authorization is None:
         raise missing_credentials()
@@ -108,7 +119,13 @@ def authenticate(http_request: Request, session: Session, *, now: dt.datetime) -
     pat = credentials.verify(session, PersonalAccessToken, tokens.PAT_TYPE, secret.strip(), now=now)
     if pat is None:
         raise invalid_credentials()
-    return Principal(kind="pat", prefix=pat.prefix, restaurant_id=pat.restaurant_id, credential=pat)
+    return Principal(
+        kind="pat",
+        prefix=pat.prefix,
+        restaurant_id=pat.restaurant_id,
+        credential_id=pat.id,
+        last_used_at=pat.last_used_at,
+    )
 
 
 def check_restaurant_header(principal: Principal, http_request: Request) -> None:
@@ -163,16 +180,22 @@ def require_admin(session: Session | None = None) -> Principal:
 def record_use(principal: Principal, now: dt.datetime) -> None:
     """Write the credential's `last_used_at` when the last write is a minute old or more.
 
-    Its own short write transaction, only when due (the request's read transaction
-    stays a reader: on SQLite it never waits for the write lock), and a
-    failure (a busy SQLite file) is logged and does not fail the request — the field is a
-    hint for owners, not an audit log.
+    Its own short write transaction, only when due: the request's read transaction stays
+    a reader (on SQLite it never takes or waits for the write lock), and a failure (a
+    busy SQLite file) is logged and does not fail the request — the field is a hint for
+    owners, not an audit log.
     """
-    if not credentials.last_use_is_due(principal.credential, now):
+    if not credentials.last_use_is_due(principal.last_used_at, now):
         return
     try:
         with runtime().transaction() as session:
-            credentials.touch_last_used(session, principal.credential, now=now)
+            credential = (
+                session.get(ApiKey, principal.credential_id)
+                if principal.is_admin
+                else session.get(PersonalAccessToken, principal.credential_id)
+            )
+            if credential is not None:  # revoked and deleted meanwhile: nothing to record
+                credentials.touch_last_used(session, credential, now=now)
     except SQLAlchemyError:
         logger.warning("could not record use of credential %s", principal.prefix, exc_info=True)
 
@@ -184,5 +207,15 @@ def _authenticate_current_request(session: Session | None) -> Principal:
             principal = authenticate(request, own_session, now=now)
     else:
         principal = authenticate(request, session, now=now)
-    record_use(principal, now)
+    if credentials.last_use_is_due(principal.last_used_at, now):
+        # Once the view has read what it needs: its reads never wait for this write.
+        after_this_request(_recording_use(principal, now))
     return principal
+
+
+def _recording_use(principal: Principal, now: dt.datetime) -> Callable[[Response], Response]:
+    def record(response: Response) -> Response:
+        record_use(principal, now)
+        return response
+
+    return record

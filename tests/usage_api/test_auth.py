@@ -203,3 +203,21 @@ def test_a_refused_token_is_not_marked_as_used(client, db_session, owner, clock)
     credentials.revoke(db_session, PersonalAccessToken, prefix)
     assert_invalid(client.get("/api/usage", headers=owner))
     assert last_used(db_session, PersonalAccessToken) == [None]
+
+
+def test_last_used_at_is_written_after_the_requests_reads(client, owner, statements):
+    statements.clear()
+    assert client.get("/api/usage", headers=owner).status_code == 200
+    [update] = statements.touching("UPDATE personal_access_tokens")
+    position = statements.statements.index(update)
+    reads = statements.touching("monthly_usage") + statements.touching("daily_usage")
+    assert reads
+    assert all(statements.statements.index(read) < position for read in reads)
+
+
+def test_a_token_used_for_a_refused_request_is_still_marked_as_used(
+    client, db_session, owner, clock
+):
+    response = client.get("/api/usage", headers={**owner, "X-Restaurant-Id": "r2"})
+    assert response.status_code == 403
+    assert last_used(db_session, PersonalAccessToken) == [clock.now]
