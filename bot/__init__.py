@@ -15,6 +15,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the application from `settings` (read from the environment when None)."""
     from bot import cli, errors, health, requests_log, telemetry, webhook
     from bot.logs import configure_logging
+    from usage_api import openapi, usage
 
     if runtime is None:
         settings = settings or Settings.from_env()
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(usage.bp)
+    app.register_blueprint(openapi.bp)
     cli.init_app(app)
     telemetry.start_publishing(runtime)
     return app
