@@ -15,7 +15,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the application from `settings` (read from the environment when None)."""
     from bot import cli, errors, health, requests_log, telemetry, webhook
     from bot.logs import configure_logging
-    from usage_api import openapi, usage
+    from usage_api import dead_letters, jobs, metrics, openapi, usage
 
     if runtime is None:
         settings = settings or Settings.from_env()
@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(webhook.bp)
     app.register_blueprint(usage.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(dead_letters.bp)
+    app.register_blueprint(metrics.bp)
     cli.init_app(app)
     telemetry.start_publishing(runtime)
     return app

@@ -43,3 +43,18 @@ def job_row(live_runtime) -> Callable[[str], Job | None]:
             return session.get(Job, job_id)
 
     return read
+
+
+@pytest.fixture
+def tenants(live_runtime, settings):
+    """Restaurants r1 and r2 with an owner PAT each, and an admin key (committed)."""
+    from tests.usage_api.conftest import add_restaurant, admin_headers, owner_headers
+
+    with live_runtime.transaction() as session:
+        for restaurant_id in ("r1", "r2"):
+            add_restaurant(session, settings, restaurant_id)
+        return {
+            "r1": owner_headers(session, "r1"),
+            "r2": owner_headers(session, "r2"),
+            "admin": admin_headers(session),
+        }

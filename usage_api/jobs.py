@@ -1,0 +1,73 @@
+"""Jobs (SPEC §9): one job, a restaurant's recent jobs, every job with filters, job stats.
+
+`GET /api/jobs/<id>` and `GET /api/jobs` take an admin key or a restaurant's PAT (same
+headers and checks as the usage API); another restaurant's job is `404` to a PAT, as if
+it did not exist. `GET /api/admin/jobs` and `GET /api/admin/jobs/stats` are for admins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from bot.context import runtime
+from bot.errors import ApiError
+from store.jobs import JOB_STATES, JobFilters, get_job, job_json, job_page, job_stats
+from usage_api.auth import require_admin, require_owner_or_admin
+from usage_api.clock import request_now
+from usage_api.pagination import page_request
+
+bp = Blueprint("jobs", __name__, url_prefix="/api")
+
+# Job ids are Dramatiq message ids (UUIDs); longer ones are not looked up.
+MAX_JOB_ID = 64
+
+
+@bp.get("/jobs/<job_id>")
+def job_detail(job_id: str) -> ResponseReturnValue:
+    """Answer with one job: any job for an admin, its restaurant's jobs for a PAT."""
+    with runtime().read_transaction() as session:
+        principal = require_owner_or_admin(session)
+        job = get_job(session, job_id) if len(job_id) <= MAX_JOB_ID else None
+        if job is None or (not principal.is_admin and job.restaurant_id != principal.restaurant_id):
+            raise ApiError(404, "not_found", f"no job with id {job_id!r}")
+        return jsonify(job_json(job))
+
+
+@bp.get("/jobs")
+def list_jobs() -> ResponseReturnValue:
+    """Answer with a page of recent jobs: the PAT's restaurant's, or every one for an admin."""
+    with runtime().read_transaction() as session:
+        principal = require_owner_or_admin(session)
+        page = page_request(request.args)
+        filters = _filters(request.args, restaurant_id=principal.restaurant_id)
+        total, jobs = job_page(session, filters, limit=page.limit, offset=page.offset)
+        return jsonify({"data": [job_json(j) for j in jobs], "pagination": page.pagination(total)})
+
+
+@bp.get("/admin/jobs")
+def admin_jobs() -> ResponseReturnValue:
+    """Answer an admin with a page of every job, filtered by status, restaurant and actor."""
+    with runtime().read_transaction() as session:
+        require_admin(session)
+        page = page_request(request.args)
+        filters = _filters(request.args, restaurant_id=request.args.get("restaurant") or None)
+        total, jobs = job_page(session, filters, limit=page.limit, offset=page.offset)
+        return jsonify({"data": [job_json(j) for j in jobs], "pagination": page.pagination(total)})
+
+
+@bp.get("/admin/jobs/stats")
+def admin_job_stats() -> ResponseReturnValue:
+    """Answer an admin with job counts by status and actor and the oldest queued job."""
+    with runtime().read_transaction() as session:
+        require_admin(session)
+        return jsonify(job_stats(session, now=request_now()))
+
+
+def _filters(args: Mapping[str, str], *, restaurant_id: str | None) -> JobFilters:
+    status = args.get("status") or None
+    if status is not None and status not in JOB_STATES:
+        raise ApiError(400, "invalid_parameter", f"status must be one of {', '.join(JOB_STATES)}")
+    return JobFilters(restaurant_id=restaurant_id, status=status, actor=args.get("actor") or None)

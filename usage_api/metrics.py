@@ -1,0 +1,153 @@
+"""Metrics: `GET /api/admin/metrics` (JSON, admins) and `GET /metrics` (Prometheus text).
+
+`/metrics` is open unless `METRICS_TOKEN` is set, then it needs `Authorization: Bearer
+<token>`. Counters and histograms of every process come from prometheus-client's
+multiprocess files when `PROMETHEUS_MULTIPROC_DIR` is set (a fresh registry per scrape),
+else from this process; figures that live in Redis or the database — queue depths, dead
+letters, jobs by status, breakers, cache hits summed over processes — are read at scrape
+time. No label names a restaurant, merchant or customer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from actors import queues
+from bot import telemetry
+from bot.context import runtime
+from bot.errors import ApiError
+from bot.jobs import DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
+from store.jobs import job_stats
+from store.metrics import PROCESS_METRICS
+from store.timeutil import iso_z, utcnow
+from usage_api.auth import require_admin
+
+bp = Blueprint("metrics", __name__)
+
+# Queues shown even while empty (a queue appears in Redis only once it had a message).
+KNOWN_QUEUES = tuple(
+    queue for _, queue in (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES)
+)
+BREAKER_STATES = ("open", "half_open")
+
+
+def operations_snapshot(current: Any) -> dict[str, Any]:
+    """Return what an operator looks at: queues, jobs, breakers, cache, workers."""
+    broker = current.broker
+    depths = queues.queue_depths(broker, KNOWN_QUEUES)
+    with current.read_transaction() as session:
+        jobs = job_stats(session)
+    breakers = telemetry.breaker_states(current)
+    return {
+        "generatedAt": iso_z(utcnow()),
+        "broker": type(broker).__name__,
+        "queues": depths,
+        "deadLetters": sum(depth["dead"] for depth in depths.values()),
+        "jobs": jobs,
+        "oldestQueuedJob": jobs["oldestQueued"],
+        "breakers": (
+            {"available": False, "reason": "the catalog circuit breaker is not part of this build"}
+            if breakers is None
+            else {"available": True, "tripped": breakers}
+        ),
+        "cache": telemetry.cache_hit_rates(current),
+        "workers": queues.heartbeats(broker),
+    }
+
+
+@bp.get("/api/admin/metrics")
+def admin_metrics() -> ResponseReturnValue:
+    """Answer an admin with the operations snapshot as JSON."""
+    require_admin()
+    return jsonify(operations_snapshot(runtime()))
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> ResponseReturnValue:
+    """Answer with every metric in Prometheus' text format."""
+    token = runtime().settings.metrics_token
+    if token:
+        offered = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+            raise ApiError(
+                401,
+                "invalid_credentials",
+                "send the metrics token as 'Authorization: Bearer …'",
+                {"WWW-Authenticate": "Bearer"},
+            )
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        for metric in PROCESS_METRICS:
+            registry.register(metric)
+    registry.register(SharedStateCollector(runtime()))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+class SharedStateCollector(Collector):
+    """Metrics read at scrape time from Redis and the database (the same for every process)."""
+
+    def __init__(self, current: Any) -> None:
+        self.current = current
+
+    def collect(self) -> Iterator[Any]:
+        snapshot = operations_snapshot(self.current)
+        depth = GaugeMetricFamily(
+            "restaurant_bot_queue_messages",
+            "Messages in a queue, by state.",
+            labels=["queue", "state"],
+        )
+        for queue, counts in snapshot["queues"].items():
+            for state, count in counts.items():
+                depth.add_metric([queue, state], count)
+        yield depth
+        jobs = GaugeMetricFamily(
+            "restaurant_bot_jobs", "Tracked jobs, by status.", labels=["status"]
+        )
+        for status, count in snapshot["jobs"]["byStatus"].items():
+            jobs.add_metric([status], count)
+        yield jobs
+        oldest = GaugeMetricFamily(
+            "restaurant_bot_oldest_queued_job_seconds", "Age of the oldest queued job (0: none)."
+        )
+        oldest.add_metric([], snapshot["oldestQueuedJob"]["ageSeconds"] or 0)
+        yield oldest
+        breakers = GaugeMetricFamily(
+            "restaurant_bot_catalog_breakers",
+            "Merchants whose catalog breaker is not closed.",
+            labels=["state"],
+        )
+        tripped = snapshot["breakers"].get("tripped") or {}
+        for state in BREAKER_STATES:
+            breakers.add_metric([state], sum(1 for s in tripped.values() if s == state))
+        yield breakers
+        cache = snapshot["cache"]
+        if cache.get("available"):
+            lookups = CounterMetricFamily(
+                "restaurant_bot_cache_lookups",
+                "Cache lookups, by tier and result.",
+                labels=["tier", "result"],
+            )
+            for tier, counts in cache["tiers"].items():
+                lookups.add_metric([tier, "hit"], counts["hits"])
+                lookups.add_metric([tier, "miss"], counts["misses"])
+            yield lookups
+        workers = snapshot["workers"]
+        if workers is not None:
+            alive = GaugeMetricFamily(
+                "restaurant_bot_broker_processes_alive",
+                "Processes with a fresh heartbeat on the Redis broker (workers and enqueuers).",
+            )
+            alive.add_metric([], sum(1 for w in workers if w["alive"]))
+            yield alive
