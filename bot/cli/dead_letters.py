@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from flask.cli import with_appcontext
 
 from actors.dead_letters import DeadLettersUnsupported, delete_letter, list_letters, retry_letter
 from bot.cli.common import WholeNumber, fail
@@ -19,6 +20,7 @@ def dead_letters() -> None:
 
 
 @dead_letters.command("list")
+@with_appcontext
 @click.option("--limit", type=WholeNumber(1), default=100, show_default=True)
 @click.option("--offset", type=WholeNumber(0), default=0)
 def list_command(limit: int, offset: int) -> None:
@@ -34,6 +36,7 @@ def list_command(limit: int, offset: int) -> None:
 
 
 @dead_letters.command("retry")
+@with_appcontext
 @click.argument("message_id")
 def retry_command(message_id: str) -> None:
     """Put dead letter MESSAGE_ID back on its queue (its job becomes queued)."""
@@ -41,6 +44,7 @@ def retry_command(message_id: str) -> None:
 
 
 @dead_letters.command("delete")
+@with_appcontext
 @click.argument("message_id")
 def delete_command(message_id: str) -> None:
     """Drop dead letter MESSAGE_ID for good."""
