@@ -1,0 +1,124 @@
+"""`/api/admin/metrics` (JSON) and `/metrics` (Prometheus): present, and moving after traffic."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import factories
+from tests.support.processes import on_rabbitmq
+from tests.support.twilio import inbound_form, post_signed
+from tests.support.waiting import wait_until
+
+
+def scrape(client, **headers) -> dict[tuple[str, tuple], float]:
+    answer = client.get("/metrics", headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.mimetype == "text/plain"
+    samples = {}
+    for family in text_string_to_metric_families(answer.get_data(as_text=True)):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+@pytest.mark.rabbitmq
+def test_the_metrics_json_shows_queues_jobs_and_workers_and_moves_after_traffic(
+    live_client, tenants, send_job, worker, job_row, live_runtime
+):
+    admin = tenants["admin"]
+    before = live_client.get("/api/admin/metrics", headers=admin).get_json()
+    assert set(before) >= {
+        "queues",
+        "deadLetters",
+        "jobs",
+        "oldestQueuedJob",
+        "breakers",
+        "cache",
+        "workers",
+    }
+    assert before["jobs"]["byStatus"]["succeeded"] == 0
+    assert {"bootstrap", "delivery", "replies"} <= set(before["queues"])
+    assert before["breakers"]["available"] in (True, False)
+    ids = [send_job("slow_job", "test-slow", seconds=0) for _ in range(3)]
+    assert wait_until(lambda: all(job_row(i).status == "succeeded" for i in ids))
+    after = live_client.get("/api/admin/metrics", headers=admin).get_json()
+    assert after["jobs"]["byStatus"]["succeeded"] == 3
+    assert after["jobs"]["byActor"]["slow_job"] == {"succeeded": 3}
+    assert after["queues"].get("test-slow", {"ready": 0})["ready"] == 0  # drained
+    if not on_rabbitmq():
+        assert any(w["id"] == worker.broker.broker_id and w["alive"] for w in after["workers"])
+    assert live_client.get("/api/admin/metrics", headers=tenants["r1"]).status_code == 403
+
+
+def test_prometheus_metrics_move_after_webhooks_sends_and_jobs(
+    live_client, live_runtime, settings, send_job, worker, job_row, fake_twilio
+):
+    before = scrape(live_client)
+    with live_runtime.transaction() as session:
+        restaurant = factories.restaurant(session, settings)
+    form = inbound_form(to=restaurant.whatsapp_number, sender="+966500000001")
+    assert post_signed(live_client, settings.twilio_auth_token, form).status_code == 200
+    job_id = send_job("slow_job", "test-slow", seconds=0)
+    live_runtime.redis.set(live_runtime.keys("test", "fail", "m"), "1")
+    dead_id = send_job("flaky_job", "test-flaky", name="m")
+    assert wait_until(lambda: job_row(job_id).status == "succeeded")
+    assert wait_until(lambda: job_row(dead_id).status == "dead")
+    after = scrape(live_client)
+    webhook = dict(route="/whatsapp/webhook", status="200")
+    assert value(after, "restaurant_bot_webhook_seconds_count", **webhook) == (
+        value(before, "restaurant_bot_webhook_seconds_count", **webhook) + 1
+    )
+    assert value(after, "restaurant_bot_twilio_sends_total", result="sent", code="") >= 1
+    slow = dict(actor="slow_job", outcome="succeeded")
+    assert value(after, "restaurant_bot_job_seconds_count", **slow) >= 1
+    assert value(after, "restaurant_bot_job_retries_total", actor="flaky_job") >= 3
+    assert value(after, "restaurant_bot_dead_letters_total", actor="flaky_job") >= 1
+    assert value(after, "restaurant_bot_jobs", status="dead") == 1
+    assert value(after, "restaurant_bot_queue_messages", queue="test-flaky", state="dead") == 1
+
+
+def test_prometheus_metrics_carry_no_tenant_identifiers(
+    live_client, live_runtime, settings, fake_twilio
+):
+    with live_runtime.transaction() as session:
+        restaurant = factories.restaurant(session, settings, restaurant_id="tenant-secret-id")
+    form = inbound_form(to=restaurant.whatsapp_number, sender="+966500000002")
+    post_signed(live_client, settings.twilio_auth_token, form)
+    text = live_client.get("/metrics").get_data(as_text=True)
+    for identifier in ("tenant-secret-id", restaurant.whatsapp_number, "966500000002"):
+        assert identifier not in text
+    label_names = set(re.findall(r"[{,]([a-z_]+)=", text))
+    assert label_names <= {
+        "route",
+        "status",
+        "result",
+        "code",
+        "actor",
+        "outcome",
+        "queue",
+        "state",
+        "tier",
+        "le",
+    }
+
+
+def test_metrics_need_the_token_when_one_is_set(live_runtime, settings):
+    from bot import create_app
+    from bot.runtime import Runtime
+
+    guarded = Runtime(settings.replace(metrics_token="m3trics-t0ken"), engine=live_runtime.engine)
+    client = create_app(runtime=guarded).test_client()
+    try:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        ok = client.get("/metrics", headers={"Authorization": "Bearer m3trics-t0ken"})
+        assert ok.status_code == 200
+    finally:
+        guarded.redis.close()
