@@ -9,11 +9,17 @@ middle of its messages (prefetched ones are then not requeued). Here `dramatiq` 
 a session of its own, which the group signal does not reach, and this wrapper sends its
 master exactly one SIGTERM (for SIGTERM or SIGINT, however many arrive), then waits for
 it and exits with its code.
+
+With `LOG_FORMAT=json`, Dramatiq's master writes lines of its own format (its worker
+processes already log JSON through it): they are turned into JSON objects here, secrets
+redacted, so every line of the process is one JSON object.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,7 +33,10 @@ def main(arguments: list[str]) -> int:
     """Run dramatiq with `arguments` until it exits; return its exit code."""
     dramatiq = str(Path(sys.executable).with_name("dramatiq"))
     command = [dramatiq, *(arguments or DEFAULT_ARGUMENTS)]
-    worker = subprocess.Popen(command, start_new_session=True)
+    json_logs = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"
+    worker = subprocess.Popen(
+        command, start_new_session=True, stderr=subprocess.PIPE if json_logs else None
+    )
     stopping = False
 
     def forward(signum: int, _frame: FrameType | None) -> None:
@@ -39,11 +48,43 @@ def main(arguments: list[str]) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
-    while True:
+    if worker.stderr is not None:
+        secrets = tuple(
+            os.environ.get(name, "")
+            for name in ("TWILIO_AUTH_TOKEN", "SUFRAH_API_KEY", "METRICS_TOKEN")
+        )
+        for raw in worker.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if line.strip():
+                sys.stderr.write(as_json_line(line, secrets) + "\n")
+                sys.stderr.flush()
+    return worker.wait()
+
+
+# Dramatiq's own format: `[time] [PID n] [thread] [logger] [LEVEL] message`.
+_DRAMATIQ_LINE = re.compile(r"^\[[^\]]*\] \[PID (\d+)\] \[[^\]]*\] \[([^\]]+)\] \[(\w+)\] (.*)$")
+
+
+def as_json_line(line: str, secrets: tuple[str, ...] = ()) -> str:
+    """Return `line` as one JSON object (unchanged when it is one already), secrets redacted."""
+    from bot.logs import redact
+    from store.timeutil import iso_z, utcnow
+
+    if line.startswith("{"):
         try:
-            return worker.wait()
-        except InterruptedError:  # pragma: no cover (PEP 475 retries; kept for clarity)
-            continue
+            if isinstance(json.loads(line), dict):
+                return line
+        except ValueError:
+            pass
+    entry: dict[str, object] = {"time": iso_z(utcnow()), "level": "INFO", "logger": "dramatiq"}
+    match = _DRAMATIQ_LINE.match(line)
+    if match:
+        pid, logger, level, message = match.groups()
+        entry.update(level=level, logger=logger, pid=int(pid), message=message)
+    else:
+        entry["message"] = line
+    entry["message"] = redact(str(entry["message"]), secrets)
+    return json.dumps(entry, ensure_ascii=False)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ there, so it is never lost.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
+import time
 from typing import Any
 
 import dramatiq
@@ -22,6 +25,8 @@ from actors.errors import Postpone
 from actors.job_states import JobChange, JobStateWriter, journal
 from bot.logs import start_log_context
 from store.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
 
 # One writer per process (its thread starts on first use, after Dramatiq forks).
 writer = JobStateWriter()
@@ -36,6 +41,9 @@ def worker_id(broker: dramatiq.Broker) -> str:
 
 class JobTracking(dramatiq.Middleware):
     """Records the life of every message of an actor declared with `tracked=True`."""
+
+    def __init__(self) -> None:
+        self._started = threading.local()  # one message at a time per worker thread
 
     @property
     def actor_options(self) -> set[str]:
@@ -53,6 +61,7 @@ class JobTracking(dramatiq.Middleware):
         if not self._tracked(broker, message):
             return
         progress.begin(message.message_id)
+        self._started.at = time.perf_counter()
         now = utcnow()
         running = {
             "status": "running",
@@ -109,6 +118,15 @@ class JobTracking(dramatiq.Middleware):
         change = JobChange(message.message_id, values, attempts)
         journaled = journal(change, broker, message.options.get("redis_message_id"))
         writer.submit(change, wait=not journaled)
+        elapsed_ms = (
+            time.perf_counter() - getattr(self._started, "at", time.perf_counter())
+        ) * 1000
+        level = (
+            logging.INFO
+            if exception is None or isinstance(exception, Postpone)
+            else logging.WARNING
+        )
+        logger.log(level, "job %s %s %.0fms", message.actor_name, values["status"], elapsed_ms)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         writer.flush()
