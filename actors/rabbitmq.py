@@ -8,6 +8,7 @@ only the names sent to the server are prefixed, by a thin wrapper around each ch
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from dramatiq.broker import Consumer
@@ -68,10 +69,11 @@ class PrefixedRabbitmqBroker(RabbitmqBroker):
         self.declare_queue(queue_name, ensure=True)
         return self.consumer_class(self, self.queue_prefix + queue_name, prefetch, timeout)
 
-    def delete_queues(self) -> None:
-        """Delete this broker's declared queues from the server (test runs clean up)."""
+    def delete_queues(self, also: Iterable[str] = ()) -> None:
+        """Delete this broker's declared queues, and `also` these, from the server (test
+        runs clean up after themselves; only names under our prefix are touched)."""
         from dramatiq.common import dq_name, xq_name
 
-        for queue_name in self.get_declared_queues():
+        for queue_name in sorted(self.get_declared_queues() | set(also)):
             for name in (queue_name, dq_name(queue_name), xq_name(queue_name)):
                 self.channel.queue_delete(name)

@@ -199,7 +199,8 @@ def broker(base_settings: Settings) -> Iterator[dramatiq.Broker]:
 
     yield installed
     if hasattr(installed, "delete_queues"):
-        installed.delete_queues()  # RabbitMQ: the run's own prefixed queues, nothing else
+        # RabbitMQ: the run's own prefixed queues (also those only web-side brokers declared).
+        installed.delete_queues(also=("bootstrap", "delivery", "replies"))
 
 
 @pytest.fixture
