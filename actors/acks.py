@@ -2,9 +2,11 @@
 
 JobTracking must have a message's final state somewhere durable before the message is
 acknowledged (see `actors.job_states`). A separate `HSET` per message costs as much as
-the rest of tracking; sent in the same `MULTI` as the acknowledgement (or the move to
-the dead letters), it costs almost nothing, and a message is acknowledged exactly when
-its final state is journaled.
+the rest of tracking; sent in the same round trip as the acknowledgement (or the move to
+the dead letters), just before it, it costs little. Not in a MULTI: measured, the
+transaction's extra replies cost a tenth of tracking's throughput, and the order alone
+gives what matters — a message is never acknowledged before its final state is in the
+journal (the server runs the two commands of one packet in order).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
+from redis.exceptions import NoScriptError
 
 from actors.job_states import JobChange
 
@@ -50,24 +53,28 @@ class JournalingRedisBroker(RedisBroker):
             if change.stored:
                 result = self._dispatch(command)(queue_name, redis_message_id)
             else:
-                pipe = self.client.pipeline(transaction=True)
+                # EVALSHA by hand: a Script in a pipeline costs a SCRIPT EXISTS round trip
+                # on every execute. The broker has loaded the script by its first fetch.
+                pipe = self.client.pipeline(transaction=False)
                 pipe.hset(key, str(change.journal_key), change.to_json())
-                self.scripts["dispatch"](
-                    keys=[self.namespace],
-                    args=[
-                        command,
-                        current_millis(),
-                        queue_name,
-                        self.broker_id,
-                        self.heartbeat_timeout,
-                        self.dead_message_ttl,
-                        0,  # never maintenance on acks (Dramatiq's own rule)
-                        self._max_unpack_size(),
-                        redis_message_id,
-                    ],
-                    client=pipe,
+                pipe.evalsha(
+                    self.scripts["dispatch"].sha,
+                    1,
+                    self.namespace,
+                    command,
+                    current_millis(),
+                    queue_name,
+                    self.broker_id,
+                    self.heartbeat_timeout,
+                    self.dead_message_ttl,
+                    0,  # never maintenance on acks (Dramatiq's own rule)
+                    self._max_unpack_size(),
+                    redis_message_id,
                 )
-                result = pipe.execute()[-1]
+                try:
+                    result = pipe.execute()[-1]
+                except NoScriptError:  # a flushed script cache: the plain path reloads it
+                    result = self._dispatch(command)(queue_name, redis_message_id)
                 change.journaled = True
         with self._journal_lock:
             self._journal.pop(redis_message_id, None)
