@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the application from `settings` (read from the environment when None)."""
     from bot import cli, errors, health, webhook
     from bot.logs import configure_logging, start_log_context
+    from usage_api import openapi, usage
 
     if runtime is None:
         settings = settings or Settings.from_env()
@@ -37,5 +38,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(usage.bp)
+    app.register_blueprint(openapi.bp)
     cli.init_app(app)
     return app

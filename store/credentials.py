@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -98,36 +99,51 @@ def revoke_named(session: Session, model: type[CredentialT], name: str, **filter
 
 
 def verify(
-    session: Session, model: type[CredentialT], kind: str, secret: str
+    session: Session,
+    model: type[CredentialT],
+    kind: str,
+    secret: str,
+    *,
+    now: dt.datetime | None = None,
 ) -> CredentialT | None:
     """Return the usable credential for `secret`, or None (malformed, unknown, expired, revoked).
 
     A secret with a bad shape or checksum is refused without touching the database. The
-    lookup is by SHA-256, so an unknown token and a wrong one cost the same.
+    lookup is by SHA-256, so an unknown token and a wrong one cost the same; the stored
+    hash is compared again in constant time. `now` decides expiry (default: the clock).
     """
     if not tokens.is_well_formed(secret, kind):
         return None
-    credential = session.scalars(
-        select(model).where(model.token_hash == tokens.hash_token(secret))
-    ).first()
-    now = utcnow()
-    if credential is None or not credential.is_usable(now):
+    token_hash = tokens.hash_token(secret)
+    credential = session.scalars(select(model).where(model.token_hash == token_hash)).first()
+    if credential is None or not secrets.compare_digest(credential.token_hash, token_hash):
+        return None
+    if not credential.is_usable(now or utcnow()):
         return None
     return credential
 
 
-def touch_last_used(session: Session, credential: PersonalAccessToken | ApiKey) -> None:
+def last_use_is_due(last_used_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Return True when a credential last used at `last_used_at` is due a new write."""
+    return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
+
+
+def touch_last_used(
+    session: Session,
+    credential: PersonalAccessToken | ApiKey,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
     """Record use of a credential, at most once per `LAST_USED_RESOLUTION`."""
-    now = utcnow()
-    last = credential.last_used_at
-    if last is not None and now - last < LAST_USED_RESOLUTION:
+    now = now or utcnow()
+    if not last_use_is_due(credential.last_used_at, now):
         return
     model = type(credential)
     cutoff = now - LAST_USED_RESOLUTION
     session.execute(
         update(model)
         .where(model.id == credential.id)
-        .where((model.last_used_at.is_(None)) | (model.last_used_at < cutoff))
+        .where((model.last_used_at.is_(None)) | (model.last_used_at <= cutoff))
         .values(last_used_at=now)
     )
 
