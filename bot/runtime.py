@@ -3,18 +3,26 @@ and actor messages: database engine and sessions, Redis, the broker to enqueue o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import Any, TypeVar
 
 import dramatiq
 import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cache.two_tier import TwoTierCache
+from catalog.breaker import CircuitBreaker
+from catalog.client import CatalogClient
+from catalog.reader import CatalogReader
 from store.db import make_engine, make_session_factory
 from store.redis import Keys, make_redis
 from store.settings import Settings
+
+T = TypeVar("T")
 
 
 class Runtime:
@@ -39,6 +47,10 @@ class Runtime:
         self.sessions = session_factory or make_session_factory(self.engine)
         self.read_sessions = session_factory or make_session_factory(self.engine, read_only=True)
         self.keys = Keys(settings.redis_namespace)
+        # Objects that own connections or threads: built once, on first use, even when
+        # several request threads ask at the same moment.
+        self._shared: dict[str, Any] = {}
+        self._shared_lock = threading.RLock()
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -55,6 +67,42 @@ class Runtime:
 
         return build_broker(self.settings)
 
+    @property
+    def cache(self) -> TwoTierCache:
+        """Return the process's two-tier cache (its purge listener starts on first use)."""
+        return self._once("cache", lambda: TwoTierCache.from_settings(self.settings, self.redis))
+
+    @property
+    def catalog_client(self) -> CatalogClient:
+        """Return the process's catalog API client (one pooled httpx client)."""
+        return self._once("catalog_client", lambda: CatalogClient.from_settings(self.settings))
+
+    @property
+    def catalog_breaker(self) -> CircuitBreaker:
+        """Return the per-merchant circuit breaker of the catalog API."""
+        return self._once(
+            "catalog_breaker", lambda: CircuitBreaker.from_settings(self.settings, self.redis)
+        )
+
+    @property
+    def catalog(self) -> CatalogReader:
+        """Return the catalog as cached, breaker-guarded reads (`runtime.catalog.categories`)."""
+        return self._once(
+            "catalog",
+            lambda: CatalogReader(
+                self.cache, self.catalog_client, self.catalog_breaker, self.settings
+            ),
+        )
+
+    def _once(self, name: str, build: Callable[[], T]) -> T:
+        shared = self._shared.get(name)
+        if shared is None:
+            with self._shared_lock:
+                shared = self._shared.get(name)
+                if shared is None:
+                    shared = self._shared[name] = build()
+        return shared
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Open a session in a transaction: commit on success, roll back on error."""
@@ -67,10 +115,20 @@ class Runtime:
         with self.read_sessions() as session, session.begin():
             yield session
 
-    def close(self) -> None:
-        """Release connections (used by tests and at process exit)."""
+    def close_clients(self) -> None:
+        """Stop threads and close connections to Redis, the broker and the catalog API."""
+        with self._shared_lock:
+            shared, self._shared = self._shared, {}
+        if "cache" in shared:
+            shared["cache"].close()
+        if "catalog_client" in shared:
+            shared["catalog_client"].close()
         if "redis" in self.__dict__:
             self.redis.close()
         if "broker" in self.__dict__:
             self.broker.close()
+
+    def close(self) -> None:
+        """Release every connection, the engine's included (tests and process exit)."""
+        self.close_clients()
         self.engine.dispose()

@@ -147,7 +147,4 @@ def live_client(live_app: Flask) -> FlaskClient:
 
 def _close_clients(current: Runtime) -> None:
     # The engine is the run's, shared; only per-runtime clients are closed here.
-    if "redis" in current.__dict__:
-        current.redis.close()
-    if "broker" in current.__dict__:
-        current.broker.close()
+    current.close_clients()

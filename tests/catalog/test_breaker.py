@@ -1,0 +1,274 @@
+"""The per-merchant circuit breaker, its state in Redis, against the stand-in catalog."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from bot.runtime import Runtime
+from catalog.breaker import CircuitBreaker
+from catalog.client import CatalogClient
+from catalog.errors import CatalogError, CatalogUnavailable, ErrorKind
+from localdev.catalog_server import CatalogServer
+from localdev.embedded_redis import EmbeddedRedis
+from store.redis import Keys, make_redis
+from store.settings import Settings
+from tests.support.catalog_child import CatalogChild
+
+CATEGORIES = "/merchants/m1/categories"
+
+
+def fetch(breaker: CircuitBreaker, client: CatalogClient, merchant: str = "m1") -> list:
+    return breaker.call(merchant, lambda: client.categories(merchant))
+
+
+def fail_times(breaker: CircuitBreaker, client: CatalogClient, times: int) -> None:
+    for _ in range(times):
+        with pytest.raises(CatalogError):
+            fetch(breaker, client)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_the_breaker_opens_after_the_configured_consecutive_failures(
+    breaker: CircuitBreaker, client: CatalogClient, catalog_server: CatalogServer
+) -> None:
+    catalog_server.fail(CATEGORIES, status=500)
+
+    fail_times(breaker, client, 2)
+    assert breaker.state("m1") == "closed"
+    fail_times(breaker, client, 1)
+
+    assert breaker.state("m1") == "open"
+    assert catalog_server.request_count(CATEGORIES) == 3
+
+
+def test_an_open_breaker_fails_fast_without_calling_upstream(
+    breaker: CircuitBreaker, client: CatalogClient, catalog_server: CatalogServer
+) -> None:
+    catalog_server.fail(CATEGORIES, status=503)
+    fail_times(breaker, client, 3)
+    catalog_server.clear_requests()
+
+    with pytest.raises(CatalogUnavailable) as caught:
+        fetch(breaker, client)
+
+    assert catalog_server.request_count() == 0
+    assert caught.value.retryable
+    assert caught.value.kind is ErrorKind.CIRCUIT_OPEN
+    assert caught.value.retry_after is not None
+    assert 0 < caught.value.retry_after <= 0.5
+
+
+def test_the_breaker_is_per_merchant(
+    breaker: CircuitBreaker, client: CatalogClient, catalog_server: CatalogServer
+) -> None:
+    catalog_server.fail(CATEGORIES, status=500)
+    fail_times(breaker, client, 3)
+
+    assert breaker.state("m1") == "open"
+    assert breaker.state("m2") == "closed"
+    with pytest.raises(CatalogError) as caught:
+        fetch(breaker, client, "m2")  # reaches upstream: m2 is unknown there
+    assert caught.value.status == 404
+
+
+def test_a_success_resets_the_count_of_consecutive_failures(
+    breaker: CircuitBreaker, client: CatalogClient, catalog_server: CatalogServer
+) -> None:
+    catalog_server.fail(CATEGORIES, status=500, times=2)
+    fail_times(breaker, client, 2)
+    fetch(breaker, client)
+    catalog_server.fail(CATEGORIES, status=500, times=2)
+    fail_times(breaker, client, 2)
+
+    assert breaker.state("m1") == "closed"
+
+
+def test_timeouts_and_dropped_connections_count_as_failures(
+    breaker: CircuitBreaker, catalog_server: CatalogServer
+) -> None:
+    client = CatalogClient(catalog_server.url, "test-catalog-key", read_timeout=0.2)
+    catalog_server.timeout(CATEGORIES, seconds=2, times=2)
+    catalog_server.drop(CATEGORIES, times=1)
+    try:
+        fail_times(breaker, client, 3)
+    finally:
+        client.close()
+
+    assert breaker.state("m1") == "open"
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"), [(404, {}), (400, {}), (429, {"Retry-After": "1"}), (429, {})]
+)
+def test_4xx_answers_and_429_do_not_count_as_failures(
+    breaker: CircuitBreaker,
+    client: CatalogClient,
+    catalog_server: CatalogServer,
+    status: int,
+    headers: dict[str, str],
+) -> None:
+    catalog_server.fail(CATEGORIES, status=status, headers=headers)
+
+    fail_times(breaker, client, 6)
+
+    assert breaker.state("m1") == "closed"
+    assert catalog_server.request_count(CATEGORIES) == 6
+
+
+def test_after_the_cooldown_exactly_one_of_many_simultaneous_calls_is_the_trial(
+    breaker: CircuitBreaker, client: CatalogClient, catalog_server: CatalogServer
+) -> None:
+    catalog_server.fail(CATEGORIES, status=500, times=3)
+    fail_times(breaker, client, 3)
+    assert wait_for(lambda: breaker.state("m1") == "half_open")
+    catalog_server.clear_requests()
+    catalog_server.latency = 0.3  # the trial is still running when the others arrive
+    start = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def call() -> None:
+        start.wait()
+        try:
+            fetch(breaker, client)
+            outcomes.append("called")
+        except CatalogUnavailable:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert catalog_server.request_count() == 1
+    assert sorted(outcomes) == ["called"] + ["refused"] * 19
+    assert breaker.state("m1") == "closed"
+
+
+def test_a_successful_trial_closes_the_breaker(
+    breaker: CircuitBreaker, client: CatalogClient, catalog_server: CatalogServer
+) -> None:
+    catalog_server.fail(CATEGORIES, status=500, times=3)
+    fail_times(breaker, client, 3)
+    assert wait_for(lambda: breaker.state("m1") == "half_open")
+
+    assert len(fetch(breaker, client)) == 3
+    assert breaker.state("m1") == "closed"
+    assert breaker.tripped() == {}
+
+
+def test_a_failed_trial_opens_the_breaker_again_for_a_whole_cooldown(
+    breaker: CircuitBreaker, client: CatalogClient, catalog_server: CatalogServer
+) -> None:
+    catalog_server.fail(CATEGORIES, status=500, times=4)
+    fail_times(breaker, client, 3)
+    assert wait_for(lambda: breaker.state("m1") == "half_open")
+
+    fail_times(breaker, client, 1)
+
+    assert breaker.state("m1") == "open"
+    catalog_server.clear_requests()
+    with pytest.raises(CatalogUnavailable):
+        fetch(breaker, client)
+    assert catalog_server.request_count() == 0
+    assert wait_for(lambda: breaker.state("m1") == "half_open")
+    assert len(fetch(breaker, client)) == 3
+    assert breaker.state("m1") == "closed"
+
+
+def test_a_trial_answered_429_leaves_the_breaker_half_open_for_the_next_trial(
+    breaker: CircuitBreaker, client: CatalogClient, catalog_server: CatalogServer
+) -> None:
+    catalog_server.fail(CATEGORIES, status=500, times=3)
+    fail_times(breaker, client, 3)
+    assert wait_for(lambda: breaker.state("m1") == "half_open")
+    catalog_server.fail(CATEGORIES, status=429, times=1)
+
+    fail_times(breaker, client, 1)
+
+    assert breaker.state("m1") == "half_open"
+    assert len(fetch(breaker, client)) == 3
+    assert breaker.state("m1") == "closed"
+
+
+def test_tripped_lists_merchants_whose_breaker_is_not_closed(
+    breaker: CircuitBreaker, client: CatalogClient, catalog_server: CatalogServer
+) -> None:
+    catalog_server.fail(CATEGORIES, status=500)
+    fail_times(breaker, client, 3)
+
+    assert breaker.tripped() == {"m1": "open"}
+    assert wait_for(lambda: breaker.tripped() == {"m1": "half_open"})
+    breaker.reset("m1")
+    assert breaker.tripped() == {}
+
+
+def test_a_second_process_sees_the_open_breaker_and_fails_fast(
+    catalog_settings: Settings, catalog_server: CatalogServer, engine: Engine
+) -> None:
+    # A cooldown long enough for the child to start and ask while the breaker is open.
+    settings = catalog_settings.replace(catalog_breaker_cooldown_ms=60_000)
+    catalog_server.fail(CATEGORIES, status=500)
+    runtime = Runtime(settings, engine=engine)
+    try:
+        for _ in range(3):
+            with pytest.raises(CatalogError):
+                runtime.catalog.categories("m1")
+    finally:
+        runtime.close_clients()
+    catalog_server.clear_requests()
+
+    with CatalogChild(settings) as child:
+        state = child.ask("breaker_state", merchant="m1")
+        answer = child.ask("categories", merchant="m1")
+
+    assert state == {"value": "open"}
+    assert answer == {"error": {"type": "CatalogUnavailable", "kind": "circuit_open"}}
+    assert catalog_server.request_count() == 0
+
+
+def test_with_redis_down_the_breaker_lets_calls_through_and_says_so(
+    client: CatalogClient,
+    catalog_server: CatalogServer,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with EmbeddedRedis() as server:
+        connection = make_redis(server.url)
+        breaker = CircuitBreaker(
+            connection, Keys(settings.redis_namespace), failure_threshold=1, cooldown_ms=60_000
+        )
+        server.stop()
+        try:
+            with caplog.at_level(logging.WARNING, logger="catalog.breaker"):
+                categories = fetch(breaker, client)
+                catalog_server.fail(CATEGORIES, status=500, times=2)
+                failures = []
+                for _ in range(2):
+                    with pytest.raises(CatalogError) as caught:
+                        fetch(breaker, client)
+                    failures.append(caught.value)
+            with pytest.raises(redis.RedisError):
+                breaker.state("m1")
+        finally:
+            connection.close()
+
+    assert len(categories) == 3
+    assert [error.status for error in failures] == [500, 500]  # the upstream's, not Redis's
+    assert catalog_server.request_count(CATEGORIES) == 3
+    assert "cannot reach Redis (calls proceed)" in caplog.text
