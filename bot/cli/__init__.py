@@ -7,10 +7,11 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every command group on `app`."""
-    from bot.cli import credentials, database, demo, restaurants
+    from bot.cli import cache, credentials, database, demo, restaurants
 
     app.cli.add_command(database.db)
     app.cli.add_command(restaurants.restaurants)
     app.cli.add_command(credentials.tokens)
     app.cli.add_command(credentials.api_keys)
     app.cli.add_command(demo.demo)
+    app.cli.add_command(cache.cache)
