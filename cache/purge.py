@@ -112,9 +112,13 @@ class PurgeListener:
                     message = pubsub.get_message(timeout=_POLL_S)
                     if message is not None and message.get("type") == "message":
                         self._on_purge(_text(message["data"]))
-            except (redis.RedisError, OSError) as error:
+            except Exception as error:
+                # Anything, not only RedisError: a connection closed under the thread
+                # raises ValueError, and a dead listener would silently stop purges.
                 self.subscribed.clear()
                 self._first_attempt.set()
+                if stop.is_set():
+                    return
                 logger.log(
                     logging.DEBUG if failing else logging.WARNING,
                     "cache purge listener lost Redis (retrying in %.1f s): %s: %s",
@@ -126,7 +130,7 @@ class PurgeListener:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
             finally:
-                pubsub.close()
+                _close_quietly(pubsub)
 
     def _subscribe(self, pubsub: redis.client.PubSub, stop: threading.Event) -> None:
         pubsub.subscribe(self.channel)
@@ -134,6 +138,13 @@ class PurgeListener:
             message = pubsub.get_message(timeout=_POLL_S)
             if message is not None and message.get("type") == "subscribe":
                 return
+
+
+def _close_quietly(pubsub: redis.client.PubSub) -> None:
+    try:
+        pubsub.close()
+    except Exception as error:
+        logger.debug("cache purge listener: closing its connection failed: %r", error)
 
 
 def _text(data: bytes | str) -> str:

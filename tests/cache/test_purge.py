@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 import redis
 
 from cache.base import MISSING
 from cache.keys import CacheKeys
 from cache.two_tier import TwoTierCache
-from store.redis import Keys
+from store.redis import Keys, make_redis
+from store.settings import Settings
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -93,3 +95,29 @@ def test_closing_the_cache_stops_its_listener_thread(
     cache.close()
 
     assert not cache.listener.running
+
+
+@pytest.fixture
+def own_client(settings: Settings) -> Iterator[redis.Redis]:
+    client = make_redis(settings.require_redis_url())
+    yield client
+    client.close()
+
+
+def test_the_purge_listener_survives_its_connection_closing_under_it(
+    own_client: redis.Redis, make_cache: Callable[..., TwoTierCache], keys: CacheKeys
+) -> None:
+    here, there = make_cache(own_client), make_cache()
+    key = keys.categories("m1")
+    here.set(key, ["x"], ttl_ms=60_000)
+    assert here.listener.subscribed.wait(5)
+
+    own_client.connection_pool.disconnect()  # its pub/sub socket closes under the thread
+
+    def purge_arrives() -> bool:
+        here.local.set(key, ["x"], 60_000)
+        there.purge_prefix(keys.merchant_prefix("m1"))
+        return wait_for(lambda: here.local.get(key) is MISSING, timeout=0.5)
+
+    assert wait_for(purge_arrives, timeout=10)
+    assert here.listener.running

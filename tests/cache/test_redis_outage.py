@@ -32,8 +32,9 @@ def private_client(private_redis: EmbeddedRedis) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def outage_cache(
-    make_cache: Callable[..., TwoTierCache], private_client: redis.Redis
+    private_client: redis.Redis, make_cache: Callable[..., TwoTierCache]
 ) -> TwoTierCache:
+    # `private_client` first: set up before the caches, so closed after their listeners.
     return make_cache(private_client)
 
 
