@@ -122,10 +122,17 @@ def test_peek_never_calls_a_loader_and_answers_none_on_a_miss(
     assert cache.peek(key) == ["x"]
 
 
+def all_missed(cache: TwoTierCache, count: int) -> Callable[[], None]:
+    """Return a loader prelude that holds the load until `count` callers missed locally."""
+
+    def wait() -> None:
+        assert wait_for(lambda: cache.stats.snapshot()["local_misses"] >= count)
+
+    return wait
+
+
 def test_twenty_threads_asking_for_a_cold_key_share_one_load(cache: TwoTierCache, key: str) -> None:
-    release = threading.Event()
-    loader = CountingLoader(before=lambda: release.wait(5))
-    threading.Timer(0.2, release.set).start()
+    loader = CountingLoader(before=all_missed(cache, 20))
 
     results = run_threads(20, lambda: cache.get_or_load(key, loader, ttl_ms=10_000))
 
@@ -137,13 +144,12 @@ def test_twenty_threads_asking_for_a_cold_key_share_one_load(cache: TwoTierCache
 def test_a_failing_load_fails_every_waiting_thread_and_caches_nothing(
     cache: TwoTierCache, redis_client: redis.Redis, key: str
 ) -> None:
-    release = threading.Event()
+    hold = all_missed(cache, 5)
 
     def failing() -> list[str]:
-        release.wait(5)
+        hold()
         raise RuntimeError("upstream said no")
 
-    threading.Timer(0.2, release.set).start()
     results = run_threads(5, lambda: cache.get_or_load(key, failing, ttl_ms=10_000))
 
     assert all(isinstance(r, RuntimeError) for r in results)

@@ -49,10 +49,11 @@ def catalog_server() -> Iterator[CatalogServer]:
 
 @pytest.fixture
 def catalog_settings(settings: Settings, catalog_server: CatalogServer) -> Settings:
+    # A cooldown no slow test run outlasts between opening and asserting "open".
     return settings.replace(
         sufrah_api_base=catalog_server.url,
         catalog_breaker_failures=3,
-        catalog_breaker_cooldown_ms=500,
+        catalog_breaker_cooldown_ms=5_000,
     )
 
 
@@ -72,8 +73,17 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def breaker(redis_client: redis.Redis, settings: Settings) -> CircuitBreaker:
+    """A breaker that stays open longer than any test waits (assert "open" safely)."""
     return CircuitBreaker(
-        redis_client, Keys(settings.redis_namespace), failure_threshold=3, cooldown_ms=500
+        redis_client, Keys(settings.redis_namespace), failure_threshold=3, cooldown_ms=5_000
+    )
+
+
+@pytest.fixture
+def short_breaker(redis_client: redis.Redis, settings: Settings) -> CircuitBreaker:
+    """The same breaker (same keys) opening for 300 ms only: for half-open tests."""
+    return CircuitBreaker(
+        redis_client, Keys(settings.redis_namespace), failure_threshold=3, cooldown_ms=300
     )
 
 
