@@ -251,6 +251,9 @@ class TwoTierCache:
         except redis.RedisError as error:
             self._redis_failed("write_errors", "write", key, error)
             stored = True  # Redis is down, not purged: keep the value in this process
+        except (TypeError, ValueError):
+            self._lock.release(key, token)  # not JSON: a bug, but waiters must not hang on it
+            raise
         if stored:
             self.local.set(key, value, ttl_ms, generation=generation)
         else:

@@ -245,3 +245,13 @@ def test_counters_start_at_zero_and_report_hit_rates(cache: TwoTierCache, key: s
 
     assert cache.stats.hit_rate("local") == pytest.approx(2 / 3)
     assert cache.stats.hit_rate("redis") == 0.0
+
+
+def test_a_value_that_is_not_json_raises_and_frees_the_lock_for_others(
+    cache: TwoTierCache, redis_client: redis.Redis, key: str
+) -> None:
+    with pytest.raises(TypeError):
+        cache.get_or_load(key, CountingLoader({"when": object()}), ttl_ms=10_000)
+
+    assert not redis_client.exists(lock_key(key))
+    assert not redis_client.exists(key)

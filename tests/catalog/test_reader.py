@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import Engine
 
 from bot.runtime import Runtime
 from catalog.errors import CatalogError, CatalogUnavailable
 from catalog.reader import CatalogReader
 from localdev.catalog_server import CatalogServer
+from localdev.embedded_redis import EmbeddedRedis
 from store.settings import Settings
 from tests.support.catalog_child import CatalogChild
 
@@ -161,3 +163,27 @@ def test_a_purge_reaches_the_local_tier_of_another_process_within_a_second(
     assert report.notified >= 2  # the child's listener and ours
     assert reader.peek_categories("m1") is None
     assert reader.peek_branches("m1") is None
+
+
+def test_with_redis_gone_mid_run_reads_still_reach_the_catalog_and_peeks_miss(
+    catalog_settings: Settings, catalog_server: CatalogServer, engine: Engine
+) -> None:
+    with EmbeddedRedis() as private:
+        runtime = Runtime(catalog_settings.replace(redis_url=private.url), engine=engine)
+        try:
+            assert len(runtime.catalog.categories("m1")) == 3
+            private.stop()
+
+            branches = runtime.catalog.branches("m1")  # breaker fails open, cache falls back
+            peeked = runtime.catalog.peek_products("m1", "c1")
+            fresh = runtime.catalog.is_fresh("m1", "branches")
+            again = runtime.catalog.categories("m1")  # still in this process's tier
+            counts = runtime.cache.stats.snapshot()
+        finally:
+            runtime.close_clients()
+
+    assert [b["id"] for b in branches] == ["b1", "b2"]
+    assert (peeked, fresh) == (None, False)
+    assert len(again) == 3
+    assert catalog_server.request_count("/merchants/m1/categories") == 1
+    assert counts["redis_errors"] >= 2
