@@ -49,13 +49,14 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         Callbacks(),
         Pipelines(),
         CurrentMessage(),
+        # Before Retries: Dramatiq runs `after_*` hooks in reverse order, and these
+        # must see what Retries decided (retry, dead-letter, give up).
+        JobTracking(),
         Retries(
             max_retries=settings.queue_retry_attempts,
             backoff_ms=settings.queue_backoff_delay_ms,
             max_backoff_ms=settings.queue_max_backoff_ms,
         ),
-        # After Retries: it must see whether a failed message will be retried.
-        JobTracking(),
     ]
     if url and url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker

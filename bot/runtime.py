@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, TypeVar
@@ -15,8 +16,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.allowances import MinuteAllowance
+from bot.bootstrap import WelcomeBootstrap
 from bot.catalog_views import CachedCatalog, LoadingCatalog
 from bot.inbound import Inbox
+from bot.limits import BOOTSTRAP_LEASE_MS, BootstrapLimits
 from bot.messenger import Messenger, make_messenger
 from bot.reception import Reception
 from bot.tenants import TenantDirectory
@@ -151,6 +154,36 @@ class Runtime:
 
         return self._once("reception", build)
 
+    @property
+    def bootstrap(self) -> WelcomeBootstrap:
+        """Return the welcome bootstrap (catalog through cache and breaker, templates)."""
+
+        def build() -> WelcomeBootstrap:
+            pool = self._once("fetch_pool", lambda: ThreadPoolExecutor(16, "catalog-fetch"))
+            return WelcomeBootstrap(
+                self.catalog,
+                self.cache,
+                self.worker_messenger,
+                pool,
+                fetch_templates=not self.settings.console_mode,
+            )
+
+        return self._once("bootstrap", build)
+
+    @property
+    def bootstrap_limits(self) -> BootstrapLimits:
+        """Return the bootstrap's concurrency and start-rate limits (shared through Redis)."""
+        return self._once(
+            "bootstrap_limits",
+            lambda: BootstrapLimits(
+                self.redis,
+                self.keys,
+                concurrency=self.settings.bootstrap_concurrency,
+                per_minute=self.settings.bootstrap_rate_per_minute,
+                lease_ms=BOOTSTRAP_LEASE_MS,
+            ),
+        )
+
     def override(self, name: str, value: Any) -> None:
         """Use `value` as the shared object `name` (tests: a messenger with a short timeout)."""
         with self._shared_lock:
@@ -185,6 +218,8 @@ class Runtime:
             shared["cache"].close()
         if "catalog_client" in shared:
             shared["catalog_client"].close()
+        if "fetch_pool" in shared:
+            shared["fetch_pool"].shutdown(wait=False, cancel_futures=True)
         if "redis" in self.__dict__:
             self.redis.close()
         if "broker" in self.__dict__:
