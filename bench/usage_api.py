@@ -160,6 +160,8 @@ def load(database_url: str, now: dt.datetime, seed: int = 5) -> None:
         connection.commit()
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
+        # Write the load out now, so the measurements do not share the disk with it.
+        connection.execute("CHECKPOINT")
     print(
         f"loaded {RESTAURANTS:,} restaurants, {CONVERSATIONS:,} conversations, {MESSAGES:,}"
         f" messages, {len(monthly):,} month rows, {len(daily):,} day rows"
@@ -171,7 +173,7 @@ def measure(
     name: str, count: int, request: Callable[[], Any], statements: list[str]
 ) -> dict[str, Any]:
     """Time `count` requests after a warm-up; count the statements of each."""
-    for _ in range(50):
+    for _ in range(200):
         request()
     timings, per_request = [], set()
     for _ in range(count):

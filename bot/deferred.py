@@ -15,14 +15,11 @@ from bot import flow, outbox, texts
 from bot.inbound import Receipt
 from bot.messenger import Outgoing
 from bot.reception import Reception, customer_lock
+from catalog.errors import CatalogError
 from store.models import Conversation, Customer, Message, Restaurant
 from store.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
-
-
-class CatalogUnavailable(Exception):
-    """The catalog data a reply needs could not be had (retry later)."""
 
 
 def send_deferred(
@@ -36,8 +33,8 @@ def send_deferred(
     """Compose and send every waiting reply of the conversation; return how many.
 
     Raises:
-      CatalogUnavailable: The catalog could not answer and this is not the final try
-        (on the final try the customer gets an apology instead).
+      CatalogError: The catalog could not answer, the error is retryable and this is not
+        the final try (otherwise the customer gets an apology instead).
     """
     with sessions() as session:
         row = session.execute(
@@ -77,10 +74,19 @@ def _compose_waiting(
     now = utcnow()
     for inbound in waiting:
         assert inbound.reply_intent is not None
-        composed = flow.compose(inbound.reply_intent, restaurant.merchant_id, catalog)
+        try:
+            composed = flow.compose(inbound.reply_intent, restaurant.merchant_id, catalog)
+        except CatalogError as error:
+            if error.retryable and not final:
+                raise
+            logger.warning(
+                "reply to message %s: catalog of %s unavailable (%s); apologising",
+                inbound.id,
+                restaurant.merchant_id,
+                error,
+            )
+            composed = None
         if composed is None:
-            if not final:
-                raise CatalogUnavailable(f"catalog of {restaurant.merchant_id} unavailable")
             composed = flow.Composed([texts.CATALOG_UNAVAILABLE])
         for part in composed.parts:
             receipt.to_send.append(

@@ -12,10 +12,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from bot import texts
+from catalog.prices import format_price
 
 MAX_WHATSAPP_BODY = 1600
 
@@ -102,19 +102,6 @@ class CatalogView(Protocol):
     def products(self, merchant_id: str, category_id: str) -> list[dict[str, Any]] | None: ...
 
 
-class NothingCached:
-    """A catalog view with nothing cached: every catalog reply goes to a worker."""
-
-    def categories(self, merchant_id: str) -> list[dict[str, Any]] | None:
-        return None
-
-    def branches(self, merchant_id: str) -> list[dict[str, Any]] | None:
-        return None
-
-    def products(self, merchant_id: str, category_id: str) -> list[dict[str, Any]] | None:
-        return None
-
-
 @dataclass(frozen=True)
 class Composed:
     """A reply ready to send: its parts, and the branch the customer picked (if any)."""
@@ -167,10 +154,16 @@ def category_list(categories: Sequence[dict[str, Any]]) -> str:
 
 def product_list(category: dict[str, Any], products: Sequence[dict[str, Any]]) -> str:
     """Return a category's items, one a line with its price (`25.50 SAR`)."""
-    lines = [f"{p.get('name', '')} - {format_price(p.get('price'), p.get('currency'))}"
-             for p in products]  # fmt: skip
+    lines = [f"{p.get('name', '')} - {_price(p)}" for p in products]
     body = "\n".join(lines) if lines else texts.EMPTY_CATEGORY
     return f"{category.get('name', '')}\n{body}"
+
+
+def _price(product: dict[str, Any]) -> str:
+    try:
+        return format_price(product.get("price"), product.get("currency"))  # type: ignore[arg-type]
+    except ValueError:
+        return texts.PRICE_ON_REQUEST
 
 
 def branch_list(branches: Sequence[dict[str, Any]]) -> str:
@@ -192,15 +185,6 @@ def branch_details(branch: dict[str, Any]) -> str:
     if branch.get("phone"):
         lines.append(str(branch["phone"]))
     return "\n".join(lines) + "\n" + texts.BRANCH_CHOSEN
-
-
-def format_price(price: Any, currency: Any) -> str:
-    """Return `price` in major units with two decimals and the currency: `25.50 SAR`."""
-    try:
-        amount = Decimal(str(price)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        return f"{price} {currency or ''}".strip()
-    return f"{amount} {currency or ''}".strip()
 
 
 def split(text: str, limit: int = MAX_WHATSAPP_BODY) -> list[str]:

@@ -3,9 +3,12 @@ and actor messages: database engine and sessions, Redis, the broker to enqueue o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
+from typing import Any, TypeVar
 
 import dramatiq
 import redis
@@ -13,14 +16,22 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.allowances import MinuteAllowance
-from bot.flow import CatalogView
+from bot.bootstrap import WelcomeBootstrap
+from bot.catalog_views import CachedCatalog, LoadingCatalog
 from bot.inbound import Inbox
+from bot.limits import BOOTSTRAP_LEASE_MS, BootstrapLimits
 from bot.messenger import Messenger, make_messenger
 from bot.reception import Reception
 from bot.tenants import TenantDirectory
+from cache.two_tier import TwoTierCache
+from catalog.breaker import CircuitBreaker
+from catalog.client import CatalogClient
+from catalog.reader import CatalogReader
 from store.db import make_engine, make_read_engine, make_session_factory
 from store.redis import Keys, make_redis
 from store.settings import Settings
+
+T = TypeVar("T")
 
 # Actors can wait longer for Twilio than a webhook request can.
 WORKER_SEND_TIMEOUT_S = 10.0
@@ -49,6 +60,10 @@ class Runtime:
         self.read_engine = make_read_engine(self.engine)
         self.read_sessions = session_factory or make_session_factory(self.read_engine)
         self.keys = Keys(settings.redis_namespace)
+        # Objects that own connections or threads: built once, on first use, even when
+        # several request threads ask at the same moment.
+        self._shared: dict[str, Any] = {}
+        self._shared_lock = threading.RLock()
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -65,48 +80,123 @@ class Runtime:
 
         return build_broker(self.settings)
 
-    @cached_property
+    @property
+    def cache(self) -> TwoTierCache:
+        """Return the process's two-tier cache (its purge listener starts on first use)."""
+        return self._once("cache", lambda: TwoTierCache.from_settings(self.settings, self.redis))
+
+    @property
+    def catalog_client(self) -> CatalogClient:
+        """Return the process's catalog API client (one pooled httpx client)."""
+        return self._once("catalog_client", lambda: CatalogClient.from_settings(self.settings))
+
+    @property
+    def catalog_breaker(self) -> CircuitBreaker:
+        """Return the per-merchant circuit breaker of the catalog API."""
+        return self._once(
+            "catalog_breaker", lambda: CircuitBreaker.from_settings(self.settings, self.redis)
+        )
+
+    @property
+    def catalog(self) -> CatalogReader:
+        """Return the catalog as cached, breaker-guarded reads (`runtime.catalog.categories`)."""
+        return self._once(
+            "catalog",
+            lambda: CatalogReader(
+                self.cache, self.catalog_client, self.catalog_breaker, self.settings
+            ),
+        )
+
+    @property
     def tenants(self) -> TenantDirectory:
         """Return the tenant lookup (restaurants by WhatsApp number, cached briefly)."""
-        return TenantDirectory(self.read_sessions, self.settings)
+        return self._once("tenants", lambda: TenantDirectory(self.read_sessions, self.settings))
 
-    @cached_property
+    @property
     def messenger(self) -> Messenger:
         """Return the messenger for request paths (`TWILIO_SEND_TIMEOUT_MS`, 2 s)."""
-        return make_messenger(self.settings, self.settings.twilio_send_timeout_s)
+        return self._once(
+            "messenger", lambda: make_messenger(self.settings, self.settings.twilio_send_timeout_s)
+        )
 
-    @cached_property
+    @property
     def worker_messenger(self) -> Messenger:
         """Return the messenger for actors: a longer timeout, fewer ambiguous timeouts."""
-        return make_messenger(self.settings, WORKER_SEND_TIMEOUT_S)
+        return self._once(
+            "worker_messenger", lambda: make_messenger(self.settings, WORKER_SEND_TIMEOUT_S)
+        )
 
-    @cached_property
-    def catalog_peek(self) -> CatalogView:
-        """Return catalog data available without waiting (the cache)."""
-        from bot.flow import NothingCached
+    @property
+    def catalog_peek(self) -> CachedCatalog:
+        """Return catalog data available without waiting (the cache, never the API)."""
+        return self._once("catalog_peek", lambda: CachedCatalog(self.catalog))
 
-        return NothingCached()
-
-    @cached_property
-    def catalog_loader(self) -> CatalogView:
+    @property
+    def catalog_loader(self) -> LoadingCatalog:
         """Return catalog data that may be fetched upstream (workers only, never requests)."""
-        from bot.flow import NothingCached
+        return self._once("catalog_loader", lambda: LoadingCatalog(self.catalog))
 
-        return NothingCached()
-
-    @cached_property
+    @property
     def reception(self) -> Reception:
         """Return the inbound-message handler of this process."""
-        inbox = Inbox(MinuteAllowance(self.redis, self.keys), self.catalog_peek)
-        return Reception(
-            self.settings,
-            self.sessions,
-            self.redis,
-            self.keys,
-            inbox,
-            self.messenger,
-            self.broker,
+
+        def build() -> Reception:
+            inbox = Inbox(MinuteAllowance(self.redis, self.keys), self.catalog_peek)
+            return Reception(
+                self.settings,
+                self.sessions,
+                self.redis,
+                self.keys,
+                inbox,
+                self.messenger,
+                self.broker,
+            )
+
+        return self._once("reception", build)
+
+    @property
+    def bootstrap(self) -> WelcomeBootstrap:
+        """Return the welcome bootstrap (catalog through cache and breaker, templates)."""
+
+        def build() -> WelcomeBootstrap:
+            pool = self._once("fetch_pool", lambda: ThreadPoolExecutor(16, "catalog-fetch"))
+            return WelcomeBootstrap(
+                self.catalog,
+                self.cache,
+                self.worker_messenger,
+                pool,
+                fetch_templates=not self.settings.console_mode,
+            )
+
+        return self._once("bootstrap", build)
+
+    @property
+    def bootstrap_limits(self) -> BootstrapLimits:
+        """Return the bootstrap's concurrency and start-rate limits (shared through Redis)."""
+        return self._once(
+            "bootstrap_limits",
+            lambda: BootstrapLimits(
+                self.redis,
+                self.keys,
+                concurrency=self.settings.bootstrap_concurrency,
+                per_minute=self.settings.bootstrap_rate_per_minute,
+                lease_ms=BOOTSTRAP_LEASE_MS,
+            ),
         )
+
+    def override(self, name: str, value: Any) -> None:
+        """Use `value` as the shared object `name` (tests: a messenger with a short timeout)."""
+        with self._shared_lock:
+            self._shared[name] = value
+
+    def _once(self, name: str, build: Callable[[], T]) -> T:
+        shared = self._shared.get(name)
+        if shared is None:
+            with self._shared_lock:
+                shared = self._shared.get(name)
+                if shared is None:
+                    shared = self._shared[name] = build()
+        return shared
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -120,12 +210,24 @@ class Runtime:
         with self.read_sessions() as session, session.begin():
             yield session
 
-    def close(self) -> None:
-        """Release connections (used by tests and at process exit)."""
+    def close_clients(self) -> None:
+        """Stop threads and close connections to Redis, the broker and the catalog API."""
+        with self._shared_lock:
+            shared, self._shared = self._shared, {}
+        if "cache" in shared:
+            shared["cache"].close()
+        if "catalog_client" in shared:
+            shared["catalog_client"].close()
+        if "fetch_pool" in shared:
+            shared["fetch_pool"].shutdown(wait=False, cancel_futures=True)
         if "redis" in self.__dict__:
             self.redis.close()
         if "broker" in self.__dict__:
             self.broker.close()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+    def close(self) -> None:
+        """Release every connection, the engine's included (tests and process exit)."""
+        self.close_clients()
         self.engine.dispose()

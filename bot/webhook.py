@@ -22,6 +22,11 @@ MAX_SID_LENGTH = 64
 MAX_ADDRESS_LENGTH = 128
 
 
+def _text(field: str) -> str:
+    # PostgreSQL text cannot hold NUL; no real message carries one.
+    return request.form.get(field, "").replace("\x00", "")
+
+
 def _address(field: str) -> str:
     value = request.form.get(field, "").strip()
     if value.lower().startswith("whatsapp:"):
@@ -30,6 +35,8 @@ def _address(field: str) -> str:
         raise ApiError(400, "invalid_parameter", f"missing {field}")
     if len(value) > MAX_ADDRESS_LENGTH:
         raise ApiError(400, "invalid_parameter", f"{field} is too long")
+    if not value.isprintable():
+        raise ApiError(400, "invalid_parameter", f"{field} contains control characters")
     return value
 
 
@@ -59,9 +66,9 @@ def inbound_message() -> Response:
         sid=sid,
         from_address=sender,
         to_number=to_number,
-        body=request.form.get("Body", ""),
-        profile_name=(request.form.get("ProfileName") or "").strip()[:256] or None,
-        button_payload=request.form.get("ButtonPayload") or None,
+        body=_text("Body"),
+        profile_name=_text("ProfileName").strip()[:256] or None,
+        button_payload=_text("ButtonPayload")[:256] or None,
     )
     current.reception.handle(tenant, message)
     return Response(EMPTY_TWIML, mimetype="text/xml")
@@ -73,10 +80,10 @@ def status_callback() -> Response:
     current = runtime()
     require_valid_signature(request, current.settings)
     sid = _message_sid()
-    status = request.form.get("MessageStatus", request.form.get("SmsStatus", "")).strip().lower()
+    status = (_text("MessageStatus") or _text("SmsStatus")).strip().lower()
     if not status:
         raise ApiError(400, "invalid_parameter", "missing MessageStatus")
-    error_code = (request.form.get("ErrorCode") or "").strip() or None
+    error_code = _text("ErrorCode").strip() or None
     bind_log_context(message_sid=sid)
     with current.transaction() as session:
         delivery_status.apply(session, sid, status, error_code)

@@ -43,7 +43,9 @@ def make_engine(database_url: str, *, read_only: bool = False, **options: Any) -
     """Create an engine; for SQLite a queued single writer per process, or a reader pool."""
     url = make_url(normalize_database_url(database_url))
     if url.get_backend_name() != "sqlite":
-        options.setdefault("pool_pre_ping", True)
+        # No pre-ping: it costs a round trip per checkout on the webhook's path. A dropped
+        # connection fails one statement and is then replaced (recycled hourly anyway).
+        options.setdefault("pool_recycle", 3600)
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 20)
         return create_engine(url, **options)

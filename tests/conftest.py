@@ -218,9 +218,4 @@ def worker(broker: dramatiq.Broker, live_runtime: Runtime) -> Iterator[dramatiq.
 
 def _close_clients(current: Runtime) -> None:
     # The engine is the run's, shared; only per-runtime clients are closed here.
-    if "redis" in current.__dict__:
-        current.redis.close()
-    if "broker" in current.__dict__:
-        current.broker.close()
-    if current.read_engine is not current.engine:
-        current.read_engine.dispose()
+    current.close_clients()

@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every command group on `app`."""
-    from bot.cli import credentials, database, dead_letters, demo, restaurants, simulate
+    from bot.cli import cache, credentials, database, dead_letters, demo, restaurants, simulate
 
     app.cli.add_command(database.db)
     app.cli.add_command(restaurants.restaurants)
@@ -15,4 +15,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(credentials.api_keys)
     app.cli.add_command(demo.demo)
     app.cli.add_command(simulate.simulate)
+    app.cli.add_command(cache.cache)
     app.cli.add_command(dead_letters.dead_letters)

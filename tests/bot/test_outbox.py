@@ -98,10 +98,9 @@ def test_a_send_that_times_out_twice_is_given_up_and_logged(
     live_client, live_runtime, settings, restaurant, fake_twilio, worker, caplog
 ):
     fake_twilio.timeout(seconds=0.7, times=2)
-    live_runtime.__dict__.pop("worker_messenger", None)
     from bot.messenger import make_messenger
 
-    live_runtime.worker_messenger = make_messenger(settings, 0.5)
+    live_runtime.override("worker_messenger", make_messenger(settings, 0.5))
     first_message(live_client, settings, restaurant)
     assert wait_until(lambda: outbound(live_runtime)[0].status == "failed")
     [row] = outbound(live_runtime)

@@ -5,6 +5,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from bot import create_app
+from bot.runtime import Runtime
 from store.models import Conversation, Customer, DailyUsage, Job, Message, MonthlyUsage
 from tests.support import factories
 from tests.support.twilio import WEBHOOK_URL, inbound_form, post_signed, signature
@@ -74,12 +76,11 @@ def test_the_welcome_enqueues_the_bootstrap_job_with_its_payload(
 
 
 def test_status_callback_url_is_public_base_url_plus_whatsapp_status(
-    app, settings, restaurant, fake_twilio
+    settings, engine, db_session, restaurant, fake_twilio
 ):
-    app.extensions["runtime"].settings = settings.replace(public_base_url="https://bot.example")
-    runtime = app.extensions["runtime"]
-    runtime.__dict__.pop("messenger", None)
-    runtime.__dict__.pop("reception", None)
+    behind_proxy = settings.replace(public_base_url="https://bot.example")
+    runtime = Runtime(behind_proxy, engine=engine, session_factory=db_session.info["factory"])
+    app = create_app(runtime=runtime)
     form = inbound_form(to=restaurant.whatsapp_number, sender=CUSTOMER)
     url = "https://bot.example/whatsapp/webhook"
     response = app.test_client().post(
@@ -87,6 +88,7 @@ def test_status_callback_url_is_public_base_url_plus_whatsapp_status(
         data=form,
         headers={"X-Twilio-Signature": signature(settings.twilio_auth_token, url, form)},
     )
+    runtime.close_clients()
     assert response.status_code == 200
     assert fake_twilio.sent()[0]["StatusCallback"] == "https://bot.example/whatsapp/status"
 

@@ -1,0 +1,184 @@
+"""The welcome bootstrap (SPEC §5): warm what a new customer will ask for next.
+
+Menu categories and the branch list are fetched in parallel through the cache (so data
+still fresh is not fetched again, and concurrent bootstraps of one merchant share one
+upstream call per resource), and the restaurant's and the platform's templates are
+fetched from Twilio's Content API into the cache. A resource that fails is reported, the
+others stay cached: the caller retries only what failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.messenger import Messenger
+from cache.two_tier import TwoTierCache
+from catalog.errors import CatalogError
+from catalog.reader import CatalogReader, Resource
+from store.timeutil import parse_iso_z
+
+logger = logging.getLogger(__name__)
+
+# Templates change rarely; a day in the cache is plenty.
+TEMPLATE_TTL_MS = 24 * 3_600_000
+_REQUESTED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+RESOURCES: tuple[Resource, ...] = ("categories", "branches")
+
+
+class InvalidPayload(ValueError):
+    """A bootstrap message whose arguments are missing or malformed (never retried)."""
+
+
+@dataclass(frozen=True)
+class BootstrapRequest:
+    """A validated welcome-bootstrap payload."""
+
+    restaurant_id: str
+    merchant_id: str
+    customer: str
+    requested_at: dt.datetime
+
+    @classmethod
+    def parse(cls, payload: Mapping[str, Any]) -> BootstrapRequest:
+        """Validate the keyword arguments of a bootstrap message.
+
+        Raises:
+          InvalidPayload: Naming the first missing, unexpected or malformed argument.
+        """
+        expected = {"restaurant_id", "merchant_id", "customer", "requested_at"}
+        unexpected = sorted(set(payload) - expected)
+        if unexpected:
+            raise InvalidPayload(f"unexpected arguments: {', '.join(unexpected)}")
+        values = {}
+        for name in ("restaurant_id", "merchant_id", "customer", "requested_at"):
+            value = payload.get(name)
+            if not isinstance(value, str) or not value.strip() or len(value) > 128:
+                raise InvalidPayload(f"{name} must be a non-empty string of at most 128")
+            values[name] = value.strip()
+        if not _REQUESTED_AT.match(values["requested_at"]):
+            raise InvalidPayload("requested_at must be ISO 8601 UTC with milliseconds and Z")
+        try:
+            requested_at = parse_iso_z(values["requested_at"])
+        except ValueError:
+            raise InvalidPayload("requested_at is not a valid timestamp") from None
+        return cls(values["restaurant_id"], values["merchant_id"], values["customer"], requested_at)
+
+
+@dataclass
+class Outcome:
+    """What one bootstrap attempt did."""
+
+    counts: dict[str, int] = field(default_factory=dict)  # resource -> items cached
+    fresh: list[str] = field(default_factory=list)  # already cached, not fetched
+    templates: int = 0
+    failures: dict[str, CatalogError | Exception] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+    @property
+    def retryable(self) -> bool:
+        """Return True when every failure may succeed on a retry."""
+        return all(getattr(error, "retryable", True) for error in self.failures.values())
+
+    def summary(self) -> dict[str, Any]:
+        """Return the result recorded on the job."""
+        return {
+            "categories": self.counts.get("categories"),
+            "branches": self.counts.get("branches"),
+            "templates": self.templates,
+            "cacheHits": len(self.fresh),
+            "failed": {name: str(error)[:200] for name, error in self.failures.items()},
+        }
+
+
+class WelcomeBootstrap:
+    """Warms a merchant's catalog and the templates a restaurant uses.
+
+    Parameters:
+      reader(CatalogReader): The catalog through cache and breaker.
+      cache(TwoTierCache): Where templates are kept.
+      messenger(Messenger): Fetches templates from Twilio's Content API.
+      executor(Executor): Runs the catalog fetches in parallel.
+      refresh_margin_ms(int): Data expiring sooner than this counts as stale.
+    """
+
+    def __init__(
+        self,
+        reader: CatalogReader,
+        cache: TwoTierCache,
+        messenger: Messenger,
+        executor: Executor,
+        *,
+        fetch_templates: bool,
+        refresh_margin_ms: int = 0,
+    ) -> None:
+        self.reader = reader
+        self.cache = cache
+        self.messenger = messenger
+        self.executor = executor
+        self.fetch_templates = fetch_templates
+        self.refresh_margin_ms = refresh_margin_ms
+
+    def stale(self, merchant_id: str, template_sids: Iterable[str]) -> list[str]:
+        """Return what needs fetching: resource names and `template:<sid>` entries."""
+        margin = self.refresh_margin_ms
+        stale: list[str] = [
+            name
+            for name in RESOURCES
+            if not self.reader.is_fresh(merchant_id, name, min_remaining_ms=margin)
+        ]
+        if self.fetch_templates:
+            for sid in template_sids:
+                if self.cache.remaining_ttl_ms(self.reader.keys.template(sid)) is None:
+                    stale.append(f"template:{sid}")
+        return stale
+
+    def run(self, merchant_id: str, stale: list[str]) -> Outcome:
+        """Fetch every stale entry (catalog resources in parallel) and cache it."""
+        outcome = Outcome()
+        loaders = {"categories": self.reader.categories, "branches": self.reader.branches}
+        futures = {
+            name: self.executor.submit(loaders[name], merchant_id)
+            for name in RESOURCES
+            if name in stale
+        }
+        outcome.fresh = [name for name in RESOURCES if name not in stale]
+        for name in outcome.fresh:
+            outcome.counts[name] = len(_cached(self.reader, merchant_id, name))
+        for template in (entry for entry in stale if entry.startswith("template:")):
+            sid = template.split(":", 1)[1]
+            try:
+                content = self.messenger.fetch_content(sid)
+            except Exception as error:
+                if _rejected(error):
+                    logger.warning("template %s cannot be fetched (%s); skipped", sid, error)
+                else:
+                    outcome.failures[template] = error
+                continue
+            self.cache.set(self.reader.keys.template(sid), content, TEMPLATE_TTL_MS)
+            outcome.templates += 1
+        for name, future in futures.items():
+            try:
+                outcome.counts[name] = len(future.result())
+            except Exception as error:
+                outcome.failures[name] = error
+        return outcome
+
+
+def _cached(reader: CatalogReader, merchant_id: str, resource: str) -> list[Any]:
+    peek = reader.peek_categories if resource == "categories" else reader.peek_branches
+    return peek(merchant_id) or []
+
+
+def _rejected(error: Exception) -> bool:
+    """Return True for a 4xx from Twilio other than 429: retrying will not help."""
+    status = getattr(error, "status", None)
+    return isinstance(status, int) and 400 <= status < 500 and status != 429
