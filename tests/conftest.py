@@ -213,6 +213,11 @@ def worker(broker: dramatiq.Broker, live_runtime: Runtime) -> Iterator[dramatiq.
     running.start()
     yield running
     running.stop()
+    # A Worker adds a middleware that starts consumers for queues declared later, and
+    # Dramatiq never removes it: a stopped worker's would take messages of later tests.
+    broker.middleware[:] = [
+        m for m in broker.middleware if getattr(m, "worker", None) is not running
+    ]
     use_runtime(None)
 
 

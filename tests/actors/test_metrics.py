@@ -122,3 +122,29 @@ def test_metrics_need_the_token_when_one_is_set(live_runtime, settings):
         assert ok.status_code == 200
     finally:
         guarded.redis.close()
+
+
+def test_the_metrics_show_tripped_breakers_and_cache_hit_rates_of_every_process(
+    live_client, tenants, live_runtime, settings
+):
+    from catalog.errors import CatalogError, ErrorKind
+
+    def fail():
+        raise CatalogError("down", kind=ErrorKind.UPSTREAM_FAILURE)
+
+    for _ in range(settings.catalog_breaker_failures):
+        with pytest.raises(CatalogError):
+            live_runtime.catalog_breaker.call("merchant-x", fail)
+    cache = live_runtime.cache
+    cache.get_or_load("metrics-test-key", lambda: {"v": 1}, 60_000)  # misses, then loads
+    cache.get_or_load("metrics-test-key", lambda: {"v": 1}, 60_000)  # a local hit
+    snapshot = live_client.get("/api/admin/metrics", headers=tenants["admin"]).get_json()
+    assert snapshot["breakers"] == {"available": True, "tripped": {"merchant-x": "open"}}
+    local = snapshot["cache"]["tiers"]["local"]
+    assert snapshot["cache"]["available"] is True
+    assert (local["hits"], local["misses"]) >= (1, 1)
+    assert 0 < local["hitRate"] < 1
+    text = live_client.get("/metrics").get_data(as_text=True)
+    assert 'restaurant_bot_catalog_breakers{state="open"} 1.0' in text
+    assert "merchant-x" not in text
+    assert 'restaurant_bot_cache_lookups_total{result="hit",tier="local"}' in text
