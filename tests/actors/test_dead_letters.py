@@ -9,7 +9,7 @@ import pytest
 from tests.support.processes import on_rabbitmq
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.skipif(on_rabbitmq(), reason="dead letters are listed on Redis only")
+redis_only = pytest.mark.skipif(on_rabbitmq(), reason="dead letters are listed on Redis only")
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def letters(client, headers, query=""):
     return answer.get_json()
 
 
+@redis_only
 def test_a_dead_letter_is_listed_replayed_and_then_succeeds(
     live_client, tenants, dead_job, job_row
 ):
@@ -60,6 +61,7 @@ def test_a_dead_letter_is_listed_replayed_and_then_succeeds(
     assert done.attempts == 5  # the four that failed, and the replay
 
 
+@redis_only
 def test_two_operators_replaying_at_once_replay_it_once(
     live_app, tenants, dead_job, live_runtime, broker
 ):
@@ -88,6 +90,7 @@ def test_two_operators_replaying_at_once_replay_it_once(
     )
 
 
+@redis_only
 def test_a_deleted_dead_letter_is_gone_and_unknown_ones_are_404(live_client, tenants, dead_job):
     admin = tenants["admin"]
     assert (
@@ -108,6 +111,7 @@ def test_dead_letters_are_for_admins_only(live_client, tenants):
     assert bad_page.status_code == 400
 
 
+@redis_only
 def test_the_cli_lists_replays_and_deletes_dead_letters(live_app, dead_job, job_row):
     runner = live_app.test_cli_runner()
     listed = runner.invoke(args=["dead-letters", "list"])
@@ -120,3 +124,12 @@ def test_the_cli_lists_replays_and_deletes_dead_letters(live_app, dead_job, job_
     assert f"no dead letter {dead_job}" in again.output
     assert wait_until(lambda: job_row(dead_job).status == "succeeded")
     assert runner.invoke(args=["dead-letters", "delete", dead_job]).exit_code == 1
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.skipif(not on_rabbitmq(), reason="RabbitMQ's answer")
+def test_on_rabbitmq_the_dead_letter_endpoints_say_they_are_not_implemented(live_client, tenants):
+    answer = live_client.get("/api/admin/dead-letters", headers=tenants["admin"])
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (501, "not_implemented")
+    retry = live_client.post("/api/admin/dead-letters/x/retry", headers=tenants["admin"])
+    assert retry.status_code == 501
