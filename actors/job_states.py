@@ -317,8 +317,11 @@ def _apply_orphaned_journal(limit: int) -> int:
             break
         if json.loads(raw).get("at", 0) > cutoff:
             continue  # its process may still be writing it
-        with runtime.engine.begin() as connection:
-            _execute(connection, [JobChange.from_json(raw)])
+        try:
+            with runtime.engine.begin() as connection:
+                _execute(connection, [JobChange.from_json(raw)])
+        except SQLAlchemyError:
+            break  # the database is still down: the entries wait for the next pass
         runtime.redis.hdel(key, entry_key)
         applied += 1
     if applied:

@@ -11,16 +11,19 @@ time. No label names a restaurant, merchant or customer.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
 
+import redis
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 
 from actors import queues
 from bot import telemetry
@@ -31,6 +34,8 @@ from store.jobs import job_stats
 from store.metrics import PROCESS_METRICS
 from store.timeutil import iso_z, utcnow
 from usage_api.auth import require_admin
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__)
 
@@ -102,7 +107,19 @@ class SharedStateCollector(Collector):
         self.current = current
 
     def collect(self) -> Iterator[Any]:
-        snapshot = operations_snapshot(self.current)
+        up = GaugeMetricFamily(
+            "restaurant_bot_shared_state_up",
+            "1 when Redis and the database answered this scrape, else 0 (figures left out).",
+        )
+        try:
+            snapshot = operations_snapshot(self.current)
+        except (redis.RedisError, SQLAlchemyError, OSError):
+            logger.warning("metrics: shared state unavailable", exc_info=True)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         depth = GaugeMetricFamily(
             "restaurant_bot_queue_messages",
             "Messages in a queue, by state.",

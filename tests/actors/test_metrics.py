@@ -148,3 +148,16 @@ def test_the_metrics_show_tripped_breakers_and_cache_hit_rates_of_every_process(
     assert 'restaurant_bot_catalog_breakers{state="open"} 1.0' in text
     assert "merchant-x" not in text
     assert 'restaurant_bot_cache_lookups_total{result="hit",tier="local"}' in text
+
+
+def test_prometheus_metrics_still_answer_when_redis_is_down(live_runtime, settings):
+    from bot import create_app
+    from bot.runtime import Runtime
+
+    cut_off = Runtime(
+        settings.replace(redis_url="redis://127.0.0.1:1/0"), engine=live_runtime.engine
+    )
+    client = create_app(runtime=cut_off).test_client()
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert "restaurant_bot_shared_state_up 0.0" in answer.get_data(as_text=True)
