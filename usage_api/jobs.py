@@ -67,7 +67,7 @@ def admin_job_stats() -> ResponseReturnValue:
 
 
 def _filters(args: Mapping[str, str], *, restaurant_id: str | None) -> JobFilters:
-    status = args.get("status") or None
+    status = args.get("status")
     if status is not None and status not in JOB_STATES:
         raise ApiError(400, "invalid_parameter", f"status must be one of {', '.join(JOB_STATES)}")
     return JobFilters(restaurant_id=restaurant_id, status=status, actor=args.get("actor") or None)

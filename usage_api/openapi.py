@@ -230,6 +230,9 @@ PATHS: dict[str, Any] = {
     },
 }
 
+# The jobs and dead-letter endpoints (SPEC §9) add their paths and schemas here.
+from usage_api import openapi_operations  # noqa: E402,F401
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
