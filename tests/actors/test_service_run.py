@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -91,12 +94,13 @@ def run(settings, live_runtime, job_actors, tmp_path, fake_twilio, fake_catalog)
     ):
         assert wait_until(lambda: _ready(client), timeout=60), logs["web"].read_text()[-2000:]
 
-        def stop() -> None:
-            for process in (web, worker):
+        def stop(*processes: subprocess.Popen[bytes]) -> None:
+            for process in processes or (web, worker):
                 process.send_signal(signal.SIGTERM)
-            for process in (web, worker):
+            for process in processes or (web, worker):
                 assert process.wait(60) == 0
 
+        stop.web = web  # type: ignore[attr-defined]
         yield client, logs, url, stop
     use_runtime(None)
 
@@ -180,3 +184,27 @@ def test_a_realistic_run_logs_json_with_ids_and_no_secrets_and_metrics_add_up(
     job_lines = [e for e in entries if e.get("job_id") == job_id]
     assert any(e["message"].startswith("job slow_job succeeded") for e in job_lines)
     assert all(e.get("restaurant_id") == "r-logs" for e in job_lines)
+
+
+def test_sigterm_to_gunicorn_lets_the_request_in_flight_finish(
+    run, live_runtime, settings, fake_twilio
+):
+    client, _logs, url, stop = run
+    with live_runtime.transaction() as session:
+        restaurant = factories.restaurant(session, settings)
+    fake_twilio.latency = 1.0  # the welcome's send keeps the request busy for a second
+    form = inbound_form(to=restaurant.whatsapp_number, sender="+966500000099")
+    headers = {
+        "X-Twilio-Signature": signature(settings.twilio_auth_token, f"{url}/whatsapp/webhook", form)
+    }
+    answers = []
+    request = threading.Thread(
+        target=lambda: answers.append(client.post("/whatsapp/webhook", data=form, headers=headers))
+    )
+    request.start()
+    assert wait_until(lambda: fake_twilio.messages, timeout=10)  # the request is in flight
+    time.sleep(0.2)
+    stop(stop.web)
+    request.join(10)
+    assert [answer.status_code for answer in answers] == [200]
+    assert len(fake_twilio.sent()) == 1
