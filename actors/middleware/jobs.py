@@ -121,11 +121,9 @@ class JobTracking(dramatiq.Middleware):
         elapsed_ms = (
             time.perf_counter() - getattr(self._started, "at", time.perf_counter())
         ) * 1000
-        level = (
-            logging.INFO
-            if exception is None or isinstance(exception, Postpone)
-            else logging.WARNING
-        )
+        # Successes at DEBUG: actors log their own line (SPEC §5.7: one line per job).
+        quiet = exception is None or isinstance(exception, Postpone)
+        level = logging.DEBUG if quiet else logging.WARNING
         logger.log(level, "job %s %s %.0fms", message.actor_name, values["status"], elapsed_ms)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:

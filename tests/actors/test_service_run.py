@@ -182,7 +182,7 @@ def test_a_realistic_run_logs_json_with_ids_and_no_secrets_and_metrics_add_up(
     assert {e["message_sid"] for e in webhook_lines} == set(sids)
     assert all(e.get("restaurant_id") == "r-logs" for e in webhook_lines if "restaurant_id" in e)
     job_lines = [e for e in entries if e.get("job_id") == job_id]
-    assert any(e["message"].startswith("job slow_job succeeded") for e in job_lines)
+    assert any(e["message"] == "slow job slept 0.2s" for e in job_lines)
     assert all(e.get("restaurant_id") == "r-logs" for e in job_lines)
 
 

@@ -6,6 +6,7 @@ The worker subprocesses of the recovery and shutdown tests import this module to
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -17,6 +18,7 @@ from actors.broker import installed_broker
 from actors.context import current_runtime
 
 installed_broker()
+logger = logging.getLogger(__name__)
 
 
 def _record(event: str) -> None:
@@ -35,6 +37,7 @@ def slow_job(seconds: float, steps: int = 1, restaurant_id: str | None = None) -
         time.sleep(seconds / steps)
     progress.report(steps, steps, "done")
     progress.result({"slept": seconds})
+    logger.info("slow job slept %.1fs", seconds)
     _record("finished")
 
 
