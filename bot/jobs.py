@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import dramatiq
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Job
@@ -96,10 +96,10 @@ def enqueue(broker: dramatiq.Broker, jobs: Iterable[Job]) -> list[str]:
     return enqueued
 
 
-def mark_enqueued(session: Session, job_ids: list[str]) -> None:
-    """Record that the broker has these jobs."""
+def mark_enqueued(db: Session | Connection, job_ids: list[str]) -> None:
+    """Record that the broker has these jobs (one self-contained UPDATE)."""
     if job_ids:
-        session.execute(
+        db.execute(
             update(Job)
             .where(Job.id.in_(job_ids), Job.enqueued_at.is_(None))
             .values(enqueued_at=utcnow())

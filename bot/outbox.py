@@ -15,7 +15,7 @@ import logging
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.messenger import Messenger, Outgoing, Sent
@@ -137,9 +137,15 @@ def send(messenger: Messenger, items: list[OutboxItem]) -> list[Attempt]:
 
 
 def record(
-    session: Session, attempts: list[Attempt], *, retry_delay_ms: int, final: bool = False
+    db: Session | Connection,
+    attempts: list[Attempt],
+    *,
+    retry_delay_ms: int,
+    final: bool = False,
 ) -> list[int]:
     """Store the attempts' outcomes; return ids of rows that should be retried later.
+
+    Each outcome is one self-contained UPDATE, so `db` may be an autocommit connection.
 
     Parameters:
       retry_delay_ms(int): When a retryable row becomes due again.
@@ -152,7 +158,7 @@ def record(
         message_id = attempt.item.message_id
         if attempt.sent is not None:
             status = "simulated" if attempt.sent.status == "simulated" else "sent"
-            session.connection().execute(
+            _connection(db).execute(
                 _RECORD_SENT,
                 {"message_id": message_id, "sid": attempt.sent.sid, "status": status, "now": now},
             )
@@ -167,7 +173,7 @@ def record(
         }
         if failure.timed_out:
             values["send_timeouts"] = Message.send_timeouts + 1
-        timeouts_so_far = _timeouts(session, message_id) + (1 if failure.timed_out else 0)
+        timeouts_so_far = _timeouts(db, message_id) + (1 if failure.timed_out else 0)
         give_up = (
             failure.verdict is not Verdict.RETRY
             or final
@@ -185,19 +191,23 @@ def record(
             values["status"] = "queued"
             values["next_attempt_at"] = now + dt.timedelta(milliseconds=retry_delay_ms)
             retry.append(message_id)
-        session.execute(update(Message).where(Message.id == message_id).values(**values))
+        db.execute(update(Message).where(Message.id == message_id).values(**values))
         if failure.verdict is Verdict.OPT_OUT and attempt.item.customer_id is not None:
-            opt_out(session, attempt.item.customer_id, now)
+            opt_out(db, attempt.item.customer_id, now)
     return retry
 
 
-def _timeouts(session: Session, message_id: int) -> int:
-    return int(session.scalar(select(Message.send_timeouts).where(Message.id == message_id)) or 0)
+def _connection(db: Session | Connection) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
 
 
-def opt_out(session: Session, customer_id: int, now: dt.datetime) -> None:
+def _timeouts(db: Session | Connection, message_id: int) -> int:
+    return int(db.scalar(select(Message.send_timeouts).where(Message.id == message_id)) or 0)
+
+
+def opt_out(db: Session | Connection, customer_id: int, now: dt.datetime) -> None:
     """Mark the customer opted out (Twilio said 21610, or they wrote STOP)."""
-    session.execute(
+    db.execute(
         update(Customer)
         .where(Customer.id == customer_id, Customer.opted_out_at.is_(None))
         .values(opted_out_at=now)

@@ -9,12 +9,13 @@ message is still handled: the database row lock still serialises the decision.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import dramatiq
 import redis
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import jobs, outbox
@@ -65,6 +66,7 @@ class Reception:
 
     Parameters:
       sessions(sessionmaker): Write sessions.
+      autocommit(Callable): Opens a connection whose statements commit one by one.
       inbox(Inbox): Decides what a message does (inside a transaction).
       messenger(Messenger): Sends the claimed outbox rows (2 s timeout on the request path).
       broker(Broker): Where jobs are enqueued.
@@ -74,6 +76,7 @@ class Reception:
         self,
         settings: Settings,
         sessions: sessionmaker[Session],
+        autocommit: Callable[[], AbstractContextManager[Connection]],
         redis_client: redis.Redis,
         keys: Keys,
         inbox: Inbox,
@@ -82,6 +85,7 @@ class Reception:
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.autocommit = autocommit
         self.redis = redis_client
         self.keys = keys
         self.inbox = inbox
@@ -112,9 +116,10 @@ class Reception:
         attempts = outbox.send(self.messenger, receipt.to_send)
         enqueued = jobs.enqueue(self.broker, receipt.jobs)
         delay = self.settings.queue_backoff_delay_ms
-        with self.sessions() as session, session.begin():
-            retry = outbox.record(session, attempts, retry_delay_ms=delay)
-            jobs.mark_enqueued(session, enqueued)
+        # Each outcome is its own UPDATE: no transaction needed (two round trips fewer).
+        with self.autocommit() as connection:
+            retry = outbox.record(connection, attempts, retry_delay_ms=delay)
+            jobs.mark_enqueued(connection, enqueued)
         for message_id in retry:
             schedule_delivery(self.broker, message_id, delay)
 

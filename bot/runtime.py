@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import dramatiq
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.allowances import MinuteAllowance
@@ -57,6 +57,7 @@ class Runtime:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
         self.sessions = session_factory or make_session_factory(self.engine)
+        self._sessions_given = session_factory is not None
         self.read_engine = make_read_engine(self.engine)
         self.read_sessions = session_factory or make_session_factory(self.read_engine)
         self.keys = Keys(settings.redis_namespace)
@@ -145,6 +146,7 @@ class Runtime:
             return Reception(
                 self.settings,
                 self.sessions,
+                self.autocommit,
                 self.redis,
                 self.keys,
                 inbox,
@@ -203,6 +205,17 @@ class Runtime:
         """Open a session in a transaction: commit on success, roll back on error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """Open a connection whose every statement commits by itself (single-row updates)."""
+        if self._sessions_given:
+            # Tests hand in sessions on one connection held in a transaction: join it.
+            with self.transaction() as session:
+                yield session.connection()
+            return
+        with self.engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def read_transaction(self) -> Iterator[Session]:
