@@ -52,7 +52,11 @@ def publish_cache_stats(runtime: Any) -> bool:
     if snapshot is None:
         return False
     entry = json.dumps({"at": time.time(), "counts": snapshot})
-    runtime.redis.hset(runtime.keys(*CACHE_STATS), _process_id(), entry)
+    key = runtime.keys(*CACHE_STATS)
+    pipe = runtime.redis.pipeline(transaction=False)
+    pipe.hset(key, _process_id(), entry)
+    pipe.expire(key, int(STALE_AFTER_S))  # gone once every process stopped publishing
+    pipe.execute()
     return True
 
 
