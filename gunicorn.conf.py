@@ -38,7 +38,10 @@ if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
 
 
 def on_starting(server: object) -> None:
-    """Create the metrics directory when it is configured but missing."""
+    """Check the settings (one line and exit 1 when bad); create the metrics directory."""
+    from store.settings import settings_or_exit
+
+    settings_or_exit()
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         os.makedirs(directory, exist_ok=True)

@@ -25,7 +25,7 @@ from actors.acks import JournalingRedisBroker
 from actors.middleware.jobs import JobTracking
 from actors.middleware.metrics import JobMetrics
 from actors.middleware.retries import Retries
-from store.settings import Settings, SettingsError
+from store.settings import Settings, settings_or_exit
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +113,7 @@ def setup() -> None:
     from actors.context import install_runtime
     from bot.logs import configure_logging
 
-    settings = Settings.from_env()
+    settings = settings_or_exit(require_broker=True)
     configure_logging(settings, adopt_handlers=True)
-    if not settings.effective_broker_url:
-        raise SettingsError("REDIS_URL: required by the worker (or BROKER_URL)")
     broker = setup_broker(settings)
     install_runtime(broker, settings)

@@ -31,6 +31,9 @@ DEFAULT_ARGUMENTS = ["actors.broker:setup", "actors.worker"]
 
 def main(arguments: list[str]) -> int:
     """Run dramatiq with `arguments` until it exits; return its exit code."""
+    from store.settings import settings_or_exit
+
+    settings_or_exit(require_broker=True)  # one line and exit 1, before any process starts
     dramatiq = str(Path(sys.executable).with_name("dramatiq"))
     command = [dramatiq, *(arguments or DEFAULT_ARGUMENTS)]
     json_logs = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from bot.runtime import Runtime
-from store.settings import Settings
+from store.settings import Settings, settings_or_exit
 
 # Twilio's webhook bodies are a few KiB; anything over this is refused with 413.
 MAX_BODY_BYTES = 64 * 1024
@@ -18,7 +18,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from usage_api import dead_letters, jobs, metrics, openapi, usage
 
     if runtime is None:
-        settings = settings or Settings.from_env()
+        settings = settings or settings_or_exit()
         runtime = Runtime(settings)
     settings = runtime.settings
     configure_logging(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,6 +202,24 @@ def _check_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     if parts.scheme not in ("sqlite", "unix") and not parts.netloc:
         raise SettingsError(f"{name}: URL {raw!r} has no host")
     return raw
+
+
+def settings_or_exit(
+    environ: Mapping[str, str] | None = None, *, require_broker: bool = False
+) -> Settings:
+    """Read the settings; on a bad value print one line naming the variable and exit 1.
+
+    Every process entry point starts with this, so a misconfiguration reads as one line
+    in the log rather than a traceback.
+    """
+    try:
+        settings = Settings.from_env(environ)
+        if require_broker and not settings.effective_broker_url:
+            raise SettingsError("REDIS_URL: required (or BROKER_URL), e.g. redis://host:6379/0")
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    return settings
 
 
 def check_timezone(name: str) -> str:

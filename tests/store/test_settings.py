@@ -73,3 +73,33 @@ def test_settings_are_read_once_into_an_immutable_object():
 def test_the_worker_requires_a_redis_url():
     with pytest.raises(SettingsError, match="REDIS_URL: required"):
         Settings.from_env({}).require_redis_url()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["flask", "--app", "bot", "restaurants", "list"],
+        ["python", "-m", "actors.scheduler"],
+        ["python", "-m", "actors.run_worker"],
+    ],
+    ids=["cli", "scheduler", "worker"],
+)
+def test_every_process_stops_on_a_bad_value_with_one_line_naming_it(command, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "QUEUE_BACKOFF_DELAY": "soon",
+    }
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "configuration error: QUEUE_BACKOFF_DELAY: expected an integer, got 'soon'"
+    ]
