@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dramatiq
+import hypothesis
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -28,6 +29,12 @@ from localdev.fake_twilio import FakeTwilio
 from store.settings import Settings
 from tests.support.databases import delete_all_rows, migrated_engine, run_database
 from tests.support.redis import delete_namespace, run_redis
+
+# CI runs property-based tests derandomized, so a red build is reproducible and a green
+# one stays green; local runs explore new examples every time.
+hypothesis.settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 # A test run's Redis keys live under this namespace, removed after each test.
 RUN_NAMESPACE = f"rbtest-{uuid.uuid4().hex[:10]}"

@@ -71,3 +71,10 @@ def test_an_unexpected_error_gets_a_json_500_without_details(app):
     assert response.get_json() == {
         "error": {"code": "internal_error", "message": "internal error; it has been logged"}
     }
+
+
+def test_a_nul_character_in_a_query_is_a_400_not_a_500(client):
+    for path in ("/api/jobs?actor=a%00b", "/api/usage?limit=1%00"):
+        response = client.get(path)
+        assert response.status_code == 400, path
+        assert response.get_json()["error"]["code"] == "invalid_parameter"
