@@ -30,7 +30,8 @@ def job_detail(job_id: str) -> ResponseReturnValue:
     """Answer with one job: any job for an admin, its restaurant's jobs for a PAT."""
     with runtime().read_transaction() as session:
         principal = require_owner_or_admin(session)
-        job = get_job(session, job_id) if len(job_id) <= MAX_JOB_ID else None
+        known_shape = len(job_id) <= MAX_JOB_ID and "\x00" not in job_id
+        job = get_job(session, job_id) if known_shape else None
         if job is None or (not principal.is_admin and job.restaurant_id != principal.restaurant_id):
             raise ApiError(404, "not_found", f"no job with id {job_id!r}")
         return jsonify(job_json(job))
@@ -70,4 +71,9 @@ def _filters(args: Mapping[str, str], *, restaurant_id: str | None) -> JobFilter
     status = args.get("status")
     if status is not None and status not in JOB_STATES:
         raise ApiError(400, "invalid_parameter", f"status must be one of {', '.join(JOB_STATES)}")
-    return JobFilters(restaurant_id=restaurant_id, status=status, actor=args.get("actor") or None)
+    actor = args.get("actor") or None
+    for name, value in (("restaurant", restaurant_id), ("actor", actor)):
+        # PostgreSQL cannot compare text with NUL; no restaurant or actor name has one.
+        if value is not None and "\x00" in value:
+            raise ApiError(400, "invalid_parameter", f"{name} must not contain NUL characters")
+    return JobFilters(restaurant_id=restaurant_id, status=status, actor=actor)

@@ -18,6 +18,8 @@ from usage_api.openapi import _strict as strict
 from usage_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
+# Names and ids never contain NUL (PostgreSQL text cannot hold it); such a filter is a 400.
+_NAME = {"type": "string", "pattern": "^[^\\u0000]*$"}
 _STATUS = {"type": "string", "enum": list(JOB_STATES)}
 
 SCHEMAS.update(
@@ -107,7 +109,7 @@ _PAGE_PARAMETERS = [
 ]
 _FILTERS = [
     {"name": "status", "in": "query", "schema": _STATUS},
-    {"name": "actor", "in": "query", "schema": {"type": "string"}},
+    {"name": "actor", "in": "query", "schema": _NAME},
 ]
 _OWNER_OR_ADMIN: list[dict[str, list[str]]] = [
     {"personalAccessToken": [], "restaurantId": []},
@@ -157,7 +159,7 @@ PATHS.update(
                 "parameters": [
                     *_PAGE_PARAMETERS,
                     *_FILTERS,
-                    {"name": "restaurant", "in": "query", "schema": {"type": "string"}},
+                    {"name": "restaurant", "in": "query", "schema": _NAME},
                 ],
                 "responses": {
                     "200": json_content("A page of jobs", ref("JobPage")),

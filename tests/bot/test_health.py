@@ -73,8 +73,15 @@ def test_an_unexpected_error_gets_a_json_500_without_details(app):
     }
 
 
-def test_a_nul_character_in_a_query_is_a_400_not_a_500(client):
-    for path in ("/api/jobs?actor=a%00b", "/api/usage?limit=1%00"):
-        response = client.get(path)
+def test_a_nul_character_in_a_filter_is_a_400_not_a_500(client, db_session, settings):
+    from store.credentials import create_api_key
+
+    key = create_api_key(db_session, name="ops").secret
+    for path in (
+        "/api/admin/jobs?actor=a%00b",
+        "/api/admin/jobs?restaurant=r%00",
+        "/api/usage?limit=1%00",
+    ):
+        response = client.get(path, headers={"X-API-Key": key})
         assert response.status_code == 400, path
         assert response.get_json()["error"]["code"] == "invalid_parameter"
