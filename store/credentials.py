@@ -79,7 +79,10 @@ def list_api_keys(session: Session) -> Sequence[ApiKey]:
 
 
 def revoke(session: Session, model: type[CredentialT], prefix: str) -> CredentialT:
-    """Revoke the credential with display prefix `prefix` (idempotent)."""
+    """Revoke the credential with display prefix `prefix`, or the whole token (idempotent)."""
+    prefix = prefix.strip()
+    if any(tokens.is_well_formed(prefix, kind) for kind in (tokens.PAT_TYPE, tokens.API_KEY_TYPE)):
+        prefix = tokens.display_prefix(prefix)  # someone pasted the whole token
     credential = session.scalars(select(model).where(model.prefix == prefix)).first()
     if credential is None:
         raise CredentialError(f"no credential with prefix {prefix!r}")

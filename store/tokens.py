@@ -56,9 +56,15 @@ def mint(kind: str) -> NewToken:
     secret = body + _checksum(body)
     return NewToken(
         secret=secret,
-        prefix=f"{kind}_{random_part[:DISPLAY_LENGTH]}",
+        prefix=display_prefix(secret),
         token_hash=hash_token(secret),
     )
+
+
+def display_prefix(secret: str) -> str:
+    """Return the stored display prefix of a well-formed token (`rbpat_` + 8 characters)."""
+    kind, _, rest = secret.partition("_")
+    return f"{kind}_{rest[:DISPLAY_LENGTH]}"
 
 
 def is_well_formed(secret: str, kind: str) -> bool:

@@ -154,6 +154,13 @@ def test_revoking_a_token_by_prefix_marks_it_revoked(runner, db_session):
     assert invoke(runner, "tokens", "revoke", "rbpat_nothere").exit_code == 1
 
 
+def test_revoking_with_the_whole_token_works_too(runner, db_session):
+    invoke(runner, *CREATE)
+    secret = invoke(runner, "tokens", "create", "--restaurant", "r1").stdout.splitlines()[-1]
+    assert invoke(runner, "tokens", "revoke", secret).exit_code == 0
+    assert db_session.scalars(select(PersonalAccessToken)).one().revoked_at is not None
+
+
 def test_api_keys_are_created_listed_and_revoked(runner, db_session):
     result = invoke(runner, "api-keys", "create", "--name", "ops")
     secret = result.stdout.strip().splitlines()[-1]
