@@ -52,7 +52,7 @@ def welcome_bootstrap(**payload: Any) -> None:
     stale = bootstrap.stale(request.merchant_id, templates)
     if not stale:
         # Everything still fresh: done at once, without a rate-limit slot.
-        _finish(request, Outcome(fresh=["categories", "branches"]), started, bootstrap)
+        _finish(request, bootstrap.run(request.merchant_id, []), started, bootstrap)
         return
     limits = runtime.bootstrap_limits
     with limits.running().acquire(raise_on_failure=False) as running:
@@ -64,6 +64,8 @@ def welcome_bootstrap(**payload: Any) -> None:
                 raise Postpone(delay, f"bootstrap rate limit of {request.merchant_id}")
             progress.report(0, len(stale), "fetching")
             outcome = bootstrap.run(request.merchant_id, stale)
+    done = len(stale) - len(outcome.failures)
+    progress.report(done, len(stale), "done" if outcome.complete else "partly done")
     _finish(request, outcome, started, bootstrap)
 
 
