@@ -65,7 +65,11 @@ class EmbeddedRedis:
             "--loglevel", "warning",
         ]  # fmt: skip
         log = open(os.path.join(self.directory, "server.log"), "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        # A session of its own: Ctrl-C in the terminal must not stop Redis before the
+        # processes that still need it (a stopping worker requeues through it) are done.
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + timeout
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2, socket_timeout=0.5)
