@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, update
 from sqlalchemy.orm import Session
 
-from bot import flow, jobs, outbox, texts
+from bot import flow, inbound_sql, jobs, outbox, texts
 from bot.allowances import MinuteAllowance
 from bot.messenger import Outgoing
 from bot.tenants import Tenant
 from store import counters
 from store.counters import UsagePeriod
-from store.dialects import upsert_for
-from store.models import Conversation, Customer, Job, Message
+from store.models import Job, Message
 from store.timeutil import iso_z
 
 SESSION_WINDOW = dt.timedelta(hours=24)
@@ -106,7 +104,7 @@ class Inbox:
             back and calls `receive_throttled`.
         """
         connection = session.connection()
-        sql = _statements(connection.dialect.name)
+        sql = inbound_sql.statements(connection.dialect.name)
         customer = _upsert_customer(connection, sql, tenant, message, now)
         intent = flow.read_intent(message.body, message.button_payload)
         open_id = customer.open_conversation(now)
@@ -184,7 +182,7 @@ class Inbox:
         """Store `message` as `throttled` (after `AllowanceRefused` rolled the rest back)."""
         self.allowance.give_back(tenant.id, message.sid)
         connection = session.connection()
-        sql = _statements(connection.dialect.name)
+        sql = inbound_sql.statements(connection.dialect.name)
         customer = _upsert_customer(connection, sql, tenant, message, now)
         open_id = customer.open_conversation(now)
         return self._unanswered(session, tenant, message, customer, open_id, "throttled", now)
@@ -200,7 +198,7 @@ class Inbox:
         now: dt.datetime,
     ) -> Receipt:
         connection = session.connection()
-        sql = _statements(connection.dialect.name)
+        sql = inbound_sql.statements(connection.dialect.name)
         message_id = _insert_inbound(
             connection, sql, tenant, message, customer.id, open_id, status, now
         )
@@ -294,77 +292,6 @@ class _Replies:
         self.receipt.jobs.append(job)
 
 
-@cache
-def _statements(dialect: str) -> dict[str, Any]:
-    """Build the hot path's statements once per dialect, with bound parameters."""
-    upsert = upsert_for(dialect)
-    now = bindparam("now", type_=Message.created_at.type)
-    customer = upsert(Customer).values(
-        restaurant_id=bindparam("restaurant_id"),
-        address=bindparam("address"),
-        profile_name=bindparam("profile_name"),
-        created_at=now,
-    )
-    inbound = upsert(Message).values(
-        sid=bindparam("sid"),
-        restaurant_id=bindparam("restaurant_id"),
-        conversation_id=bindparam("conversation_id"),
-        customer_id=bindparam("customer_id"),
-        direction="inbound",
-        body=bindparam("body"),
-        status=bindparam("status"),
-        created_at=now,
-        updated_at=now,
-        send_attempts=0,
-        send_timeouts=0,
-    )
-    return {
-        # ON CONFLICT DO UPDATE also locks the customer's row until commit (PostgreSQL), so
-        # two messages of one customer decide their conversation one after the other.
-        "upsert_customer": customer.on_conflict_do_update(
-            index_elements=[Customer.restaurant_id, Customer.address],
-            set_={
-                "profile_name": func.coalesce(customer.excluded.profile_name, Customer.profile_name)
-            },
-        ).returning(
-            Customer.id,
-            Customer.opted_out_at,
-            Customer.current_conversation_id,
-            Customer.last_accepted_at,
-        ),
-        "insert_inbound": inbound.on_conflict_do_nothing(index_elements=[Message.sid]).returning(
-            Message.id
-        ),
-        "insert_conversation": insert(Conversation)
-        .values(
-            restaurant_id=bindparam("restaurant_id"),
-            customer_id=bindparam("customer_id"),
-            started_at=now,
-            last_message_at=now,
-            pending_replies=0,
-        )
-        .returning(Conversation.id),
-        "select_conversation": select(
-            Conversation.last_list, Conversation.branch_id, Conversation.pending_replies
-        ).where(Conversation.id == bindparam("id")),
-        "update_conversation": update(Conversation)
-        .where(Conversation.id == bindparam("row_id"))
-        .values(
-            last_message_at=now,
-            last_list=bindparam("last_list"),
-            branch_id=bindparam("branch_id"),
-            pending_replies=bindparam("pending_replies"),
-        ),
-        "update_customer": update(Customer)
-        .where(Customer.id == bindparam("row_id"))
-        .values(
-            last_accepted_at=now,
-            current_conversation_id=bindparam("conversation_id"),
-            opted_out_at=bindparam("opted", type_=Customer.opted_out_at.type),
-        ),
-    }
-
-
 def _upsert_customer(
     connection: Connection,
     sql: dict[str, Any],
@@ -372,15 +299,14 @@ def _upsert_customer(
     message: InboundMessage,
     now: dt.datetime,
 ) -> _Customer:
-    row = connection.execute(
-        sql["upsert_customer"],
-        {
-            "restaurant_id": tenant.id,
-            "address": message.from_address,
-            "profile_name": message.profile_name,
-            "now": now,
-        },
-    ).one()
+    row = inbound_sql.upsert_customer(
+        connection,
+        sql,
+        restaurant_id=tenant.id,
+        address=message.from_address,
+        profile_name=message.profile_name,
+        now=now,
+    )
     return _Customer(*row)
 
 
@@ -394,17 +320,14 @@ def _insert_inbound(
     status: str,
     now: dt.datetime,
 ) -> int | None:
-    """Insert the inbound row unless its MessageSid exists; return its id or None."""
-    row = connection.execute(
-        sql["insert_inbound"],
-        {
-            "sid": message.sid,
-            "restaurant_id": tenant.id,
-            "conversation_id": conversation_id,
-            "customer_id": customer_id,
-            "body": message.body,
-            "status": status,
-            "now": now,
-        },
-    ).first()
-    return None if row is None else int(row[0])
+    return inbound_sql.insert_inbound(
+        connection,
+        sql,
+        sid=message.sid,
+        restaurant_id=tenant.id,
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        body=message.body,
+        status=status,
+        now=now,
+    )
