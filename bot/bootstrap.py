@@ -108,7 +108,7 @@ class WelcomeBootstrap:
       cache(TwoTierCache): Where templates are kept.
       messenger(Messenger): Fetches templates from Twilio's Content API.
       executor(Executor): Runs the fetches in parallel.
-      refresh_margin_ms(int): Data expiring sooner than this counts as stale.
+      fetch_templates(bool): Whether templates are fetched (not in console mode).
     """
 
     def __init__(
@@ -119,28 +119,21 @@ class WelcomeBootstrap:
         executor: Executor,
         *,
         fetch_templates: bool,
-        refresh_margin_ms: int = 0,
     ) -> None:
         self.reader = reader
         self.cache = cache
         self.messenger = messenger
         self.executor = executor
         self.fetch_templates = fetch_templates
-        self.refresh_margin_ms = refresh_margin_ms
 
     def stale(self, merchant_id: str, template_sids: Iterable[str]) -> list[str]:
-        """Return what needs fetching: resource names and `template:<sid>` entries."""
-        margin = self.refresh_margin_ms
-        stale: list[str] = [
-            name
-            for name in RESOURCES
-            if not self.reader.is_fresh(merchant_id, name, min_remaining_ms=margin)
-        ]
+        """Return what Redis does not hold (one round trip): resource names and
+        `template:<sid>` entries; everything when Redis is down."""
+        keys: dict[str, str] = {name: self.reader.key(merchant_id, name) for name in RESOURCES}
         if self.fetch_templates:
-            for sid in template_sids:
-                if self.cache.remaining_ttl_ms(self.reader.keys.template(sid)) is None:
-                    stale.append(f"template:{sid}")
-        return stale
+            keys |= {f"template:{sid}": self.reader.keys.template(sid) for sid in template_sids}
+        remaining = self.cache.remaining_ttls_ms(list(keys.values()))
+        return [entry for entry, ttl in zip(keys, remaining, strict=True) if ttl is None]
 
     def run(self, merchant_id: str, stale: list[str]) -> Outcome:
         """Fetch every stale entry through the cache, all in parallel, and count them."""

@@ -157,6 +157,15 @@ class TwoTierCache:
             self._redis_failed("redis_errors", "read", key, error)
             return None
 
+    def remaining_ttls_ms(self, keys: list[str]) -> list[int | None]:
+        """Return `remaining_ttl_ms` of every key, in one round trip (all None when Redis is
+        down)."""
+        try:
+            return self.remote.remaining_ttls_ms(keys)
+        except redis.RedisError as error:
+            self._redis_failed("redis_errors", "read", ", ".join(keys), error)
+            return [None] * len(keys)
+
     def delete(self, key: str) -> PurgeReport:
         """Remove `key` from Redis and from every process's local tier.
 

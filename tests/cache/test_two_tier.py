@@ -114,6 +114,21 @@ def test_after_the_redis_ttl_the_loader_runs_again(
     assert loader.calls == 2
 
 
+def test_remaining_lives_of_several_keys_come_back_in_order_none_for_absent_ones(
+    cache: TwoTierCache, redis_client: redis.Redis, keys
+) -> None:
+    cache.set(keys.categories("m1"), ["x"], ttl_ms=60_000)
+    redis_client.set(keys.branches("m1"), "[]")  # stored without a TTL by someone else
+
+    lives = cache.remaining_ttls_ms(
+        [keys.categories("m1"), keys.categories("m2"), keys.branches("m1")]
+    )
+
+    assert lives[1:] == [None, -1]
+    assert lives[0] is not None
+    assert 50_000 < lives[0] <= 60_000
+
+
 def test_peek_never_calls_a_loader_and_answers_none_on_a_miss(
     cache: TwoTierCache, key: str
 ) -> None:
