@@ -12,7 +12,7 @@ import dramatiq
 from actors import progress
 from actors.broker import installed_broker
 from actors.context import current_runtime
-from actors.errors import PermanentError, Postpone
+from actors.errors import PermanentError, Postpone, RetryLater
 from bot.bootstrap import BootstrapRequest, InvalidPayload, Outcome
 from bot.limits import BOOTSTRAP_TIME_LIMIT_MS
 from catalog.errors import CatalogError
@@ -21,7 +21,7 @@ installed_broker()
 logger = logging.getLogger(__name__)
 
 
-class BootstrapIncomplete(Exception):
+class BootstrapIncomplete(RetryLater):
     """Some resources could not be fetched; they are retried (the rest stay cached)."""
 
 
@@ -91,7 +91,8 @@ def _finish(request: BootstrapRequest, outcome: Outcome, started: float, bootstr
         error.retry_after for error in outcome.failures.values()
         if isinstance(error, CatalogError) and error.retry_after
     ]  # fmt: skip
-    if delays:
-        # The catalog said when to come back (429 Retry-After, or the breaker's cooldown).
-        raise Postpone(int(max(delays) * 1000), f"catalog asked to wait: {failed}")
-    raise BootstrapIncomplete(failed)
+    # When the catalog said when to come back (429 Retry-After, the breaker's cooldown),
+    # the retry waits that long instead of the backoff; either way it is an attempt, so a
+    # catalog that keeps refusing ends in the dead letters, not in an endless loop.
+    delay_ms = int(max(delays) * 1000) if delays else None
+    raise BootstrapIncomplete(failed, delay_ms=delay_ms)

@@ -65,16 +65,20 @@ def procfile_line(name: str) -> str:
 
 
 @contextmanager
-def process(command: str, env: dict[str, str], ready_url: str | None = None) -> Iterator[None]:
-    """Run `command` (shell syntax, like a Procfile line) until the block ends."""
-    child = subprocess.Popen(
-        ["/bin/sh", "-c", f"exec {command}"],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def process(
+    command: str, env: dict[str, str], ready_url: str | None = None, log: Path | None = None
+) -> Iterator[None]:
+    """Run `command` (shell syntax, like a Procfile line) until the block ends; its output
+    goes to `log` when given."""
+    with (log or Path(os.devnull)).open("ab") as output:  # the child keeps its own copy
+        child = subprocess.Popen(
+            ["/bin/sh", "-c", f"exec {command}"],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=output,
+            stderr=output,
+        )
     try:
         if ready_url:
             wait_ready(ready_url, child)

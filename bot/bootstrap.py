@@ -1,10 +1,10 @@
 """The welcome bootstrap (SPEC §5): warm what a new customer will ask for next.
 
-Menu categories and the branch list are fetched in parallel through the cache (so data
-still fresh is not fetched again, and concurrent bootstraps of one merchant share one
-upstream call per resource), and the restaurant's and the platform's templates are
-fetched from Twilio's Content API into the cache. A resource that fails is reported, the
-others stay cached: the caller retries only what failed.
+Menu categories, the branch list and the templates (the restaurant's and the platform's,
+from Twilio's Content API) are fetched in parallel through the cache: data still fresh is
+not fetched again, and concurrent bootstraps share one upstream call per resource and per
+template, across processes. A resource that fails is reported, the others stay cached:
+the caller retries only what failed.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bot.messenger import Messenger
@@ -106,8 +107,8 @@ class WelcomeBootstrap:
       reader(CatalogReader): The catalog through cache and breaker.
       cache(TwoTierCache): Where templates are kept.
       messenger(Messenger): Fetches templates from Twilio's Content API.
-      executor(Executor): Runs the catalog fetches in parallel.
-      refresh_margin_ms(int): Data expiring sooner than this counts as stale.
+      executor(Executor): Runs the fetches in parallel.
+      fetch_templates(bool): Whether templates are fetched (not in console mode).
     """
 
     def __init__(
@@ -118,59 +119,70 @@ class WelcomeBootstrap:
         executor: Executor,
         *,
         fetch_templates: bool,
-        refresh_margin_ms: int = 0,
     ) -> None:
         self.reader = reader
         self.cache = cache
         self.messenger = messenger
         self.executor = executor
         self.fetch_templates = fetch_templates
-        self.refresh_margin_ms = refresh_margin_ms
 
     def stale(self, merchant_id: str, template_sids: Iterable[str]) -> list[str]:
-        """Return what needs fetching: resource names and `template:<sid>` entries."""
-        margin = self.refresh_margin_ms
-        stale: list[str] = [
-            name
-            for name in RESOURCES
-            if not self.reader.is_fresh(merchant_id, name, min_remaining_ms=margin)
-        ]
+        """Return what Redis does not hold (one round trip): resource names and
+        `template:<sid>` entries; everything when Redis is down."""
+        keys: dict[str, str] = {name: self.reader.key(merchant_id, name) for name in RESOURCES}
         if self.fetch_templates:
-            for sid in template_sids:
-                if self.cache.remaining_ttl_ms(self.reader.keys.template(sid)) is None:
-                    stale.append(f"template:{sid}")
-        return stale
+            keys |= {f"template:{sid}": self.reader.keys.template(sid) for sid in template_sids}
+        remaining = self.cache.remaining_ttls_ms(list(keys.values()))
+        return [entry for entry, ttl in zip(keys, remaining, strict=True) if ttl is None]
 
     def run(self, merchant_id: str, stale: list[str]) -> Outcome:
-        """Fetch every stale entry (catalog resources in parallel) and cache it."""
+        """Fetch every stale entry through the cache, all in parallel, and count them."""
         outcome = Outcome()
-        loaders = {"categories": self.reader.categories, "branches": self.reader.branches}
-        futures = {
-            name: self.executor.submit(loaders[name], merchant_id)
-            for name in RESOURCES
-            if name in stale
-        }
+        tasks: dict[str, Callable[[], int]] = {}
+        for entry in stale:
+            if entry.startswith("template:"):
+                tasks[entry] = partial(self._template, entry.split(":", 1)[1])
+            elif entry in RESOURCES:
+                tasks[entry] = partial(self._resource, entry, merchant_id)
         outcome.fresh = [name for name in RESOURCES if name not in stale]
         for name in outcome.fresh:
             outcome.counts[name] = len(_cached(self.reader, merchant_id, name))
-        for template in (entry for entry in stale if entry.startswith("template:")):
-            sid = template.split(":", 1)[1]
+        if not tasks:
+            return outcome
+        # The first task runs in this thread: one hand-off and one pool thread fewer.
+        first, *others = tasks
+        futures = {name: self.executor.submit(tasks[name]) for name in others}
+        for name in tasks:
             try:
-                content = self.messenger.fetch_content(sid)
-            except Exception as error:
-                if _rejected(error):
-                    logger.warning("template %s cannot be fetched (%s); skipped", sid, error)
-                else:
-                    outcome.failures[template] = error
-                continue
-            self.cache.set(self.reader.keys.template(sid), content, TEMPLATE_TTL_MS)
-            outcome.templates += 1
-        for name, future in futures.items():
-            try:
-                outcome.counts[name] = len(future.result())
+                fetched = tasks[name]() if name == first else futures[name].result()
             except Exception as error:
                 outcome.failures[name] = error
+            else:
+                if name.startswith("template:"):
+                    outcome.templates += fetched
+                else:
+                    outcome.counts[name] = fetched
         return outcome
+
+    def _resource(self, name: str, merchant_id: str) -> int:
+        """Cache a catalog resource (one upstream fetch across processes); return its size."""
+        loader = self.reader.categories if name == "categories" else self.reader.branches
+        return len(loader(merchant_id))
+
+    def _template(self, sid: str) -> int:
+        """Cache template `sid` (one Content API call across processes); 0 when refused."""
+        try:
+            self.cache.get_or_load(
+                self.reader.keys.template(sid),
+                lambda: self.messenger.fetch_content(sid),
+                TEMPLATE_TTL_MS,
+            )
+        except Exception as error:
+            if not _rejected(error):
+                raise
+            logger.warning("template %s cannot be fetched (%s); skipped", sid, error)
+            return 0
+        return 1
 
 
 def _cached(reader: CatalogReader, merchant_id: str, resource: str) -> list[Any]:

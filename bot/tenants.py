@@ -2,8 +2,9 @@
 
 Every path that needs a restaurant by its WhatsApp number (webhook, status callbacks,
 simulate) goes through `TenantDirectory.by_number`, which wraps
-`store.restaurants.find_by_number`. Entries live `TENANT_TTL_S`, so a `restaurants update`
-reaches every web process within that time.
+`store.restaurants.find_by_number`; actors find theirs by id (`by_id`). Entries live
+`TENANT_TTL_S`, so a `restaurants update` reaches every web and worker process within
+that time.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class TenantDirectory:
         self._sessions = sessions
         self._settings = settings
         self._by_number: TTLCache[str, Tenant | None] = TTLCache(10_000, TENANT_TTL_S)
+        self._by_id: TTLCache[str, Tenant] = TTLCache(10_000, TENANT_TTL_S)
         self._lock = threading.Lock()
 
     def by_number(self, whatsapp_number: str) -> Tenant | None:
@@ -94,14 +96,23 @@ class TenantDirectory:
         return tenant
 
     def by_id(self, restaurant_id: str) -> Tenant | None:
-        """Return the tenant `restaurant_id` (not cached: actors, rare paths)."""
+        """Return the tenant `restaurant_id`, or None (which is not cached)."""
+        with self._lock:
+            if restaurant_id in self._by_id:
+                return self._by_id[restaurant_id]
+        # A bootstrap per new customer: a herd of them must not be a query each.
         with self._sessions() as session:
             restaurant = session.scalars(
                 select(Restaurant).where(Restaurant.id == restaurant_id)
             ).first()
-            return Tenant.of(restaurant, self._settings) if restaurant else None
+            tenant = Tenant.of(restaurant, self._settings) if restaurant else None
+        if tenant is not None:
+            with self._lock:
+                self._by_id[restaurant_id] = tenant
+        return tenant
 
     def forget(self) -> None:
         """Drop every cached entry (tests, after changing restaurants in process)."""
         with self._lock:
             self._by_number.clear()
+            self._by_id.clear()

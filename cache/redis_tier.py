@@ -59,6 +59,13 @@ class RedisTier(CacheTier):
         ttl = int(self.redis.pttl(key))
         return None if ttl == -2 else ttl
 
+    def remaining_ttls_ms(self, keys: list[str]) -> list[int | None]:
+        """Return `remaining_ttl_ms` of every key, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.pttl(key)
+        return [None if int(ttl) == -2 else int(ttl) for ttl in pipe.execute()]
+
     def delete(self, *keys: str) -> None:
         """Remove the given keys."""
         if keys:

@@ -11,6 +11,9 @@
    lock disappears without a value (the winner failed, or a purge), they try to take it
    themselves. After `max_wait_ms` (default: the lock's TTL) they stop waiting and load
    themselves, logged — a stuck winner costs one extra upstream call, never a stuck caller.
+   A winner stores its value and drops its lock in one step; so waiters look at the lock
+   before the value, and whoever takes the lock reads the value once more before loading:
+   a load that finishes between two of a waiter's reads is never taken for a failed one.
 
 Redis is an accelerator, never a dependency of the answer: a failed Redis read falls
 back to the loader (this process's threads still share one load); a failed write is
@@ -157,6 +160,15 @@ class TwoTierCache:
             self._redis_failed("redis_errors", "read", key, error)
             return None
 
+    def remaining_ttls_ms(self, keys: list[str]) -> list[int | None]:
+        """Return `remaining_ttl_ms` of every key, in one round trip (all None when Redis is
+        down)."""
+        try:
+            return self.remote.remaining_ttls_ms(keys)
+        except redis.RedisError as error:
+            self._redis_failed("redis_errors", "read", ", ".join(keys), error)
+            return [None] * len(keys)
+
     def delete(self, key: str) -> PurgeReport:
         """Remove `key` from Redis and from every process's local tier.
 
@@ -206,11 +218,19 @@ class TwoTierCache:
         while True:
             try:
                 token = self._lock.acquire(key)
+                if token is not None:
+                    # The previous holder may have stored the value since our last read.
+                    value, remaining = self.remote.get_with_ttl(key)
             except redis.RedisError as error:
                 self._redis_failed("redis_errors", "lock", key, error)
                 return self._load_without_redis(key, loader, ttl_ms, generation)
             if token is not None:
-                return self._load_as_winner(key, loader, ttl_ms, token, generation)
+                if value is MISSING:
+                    return self._load_as_winner(key, loader, ttl_ms, token, generation)
+                self._unlock(key, token)
+                self.stats.add("shared_loads")
+                self._keep_locally(key, value, remaining, generation)
+                return value
             pause = _FIRST_PAUSE_S
             while True:
                 if time.monotonic() >= deadline:
@@ -223,8 +243,11 @@ class TwoTierCache:
                 time.sleep(pause)
                 pause = min(pause * 1.5, _LONGEST_PAUSE_S)
                 try:
+                    # The lock before the value: the winner stores its value and drops its
+                    # lock in one step, so no lock and no value read in this order means
+                    # it gave up (or a purge), never that it just finished.
+                    loading = self._lock.is_held(key)
                     value, remaining = self.remote.get_with_ttl(key)
-                    loading = value is MISSING and self._lock.is_held(key)
                 except redis.RedisError as error:
                     self._redis_failed("redis_errors", "read", key, error)
                     return self._load_without_redis(key, loader, ttl_ms, generation)
@@ -241,10 +264,7 @@ class TwoTierCache:
         try:
             value = self._call(loader)
         except BaseException:
-            try:
-                self._lock.release(key, token)
-            except redis.RedisError as error:
-                self._redis_failed("redis_errors", "unlock", key, error)
+            self._unlock(key, token)
             raise
         try:
             stored = self._lock.publish(key, value, ttl_ms, token)
@@ -259,6 +279,12 @@ class TwoTierCache:
         else:
             logger.info("cache did not store %s: purged (or its lock expired) while loading", key)
         return value
+
+    def _unlock(self, key: str, token: str) -> None:
+        try:
+            self._lock.release(key, token)
+        except redis.RedisError as error:
+            self._redis_failed("redis_errors", "unlock", key, error)
 
     def _load_after_waiting(
         self, key: str, loader: Callable[[], Any], ttl_ms: int, generation: int

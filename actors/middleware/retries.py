@@ -10,14 +10,16 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Retries as DramatiqRetries
 
-from actors.errors import PermanentError, Postpone
+from actors.errors import PermanentError, Postpone, RetryLater
 
 
 class Retries(DramatiqRetries):
-    """Dramatiq's Retries, with our delay schedule and two extra rules.
+    """Dramatiq's Retries, with our delay schedule and three extra rules.
 
     - `Postpone` re-enqueues the message after its delay without counting an attempt,
-      so a job waiting on a rate limit is never dead-lettered for waiting.
+      so a job waiting on a rate limit of ours is never dead-lettered for waiting.
+    - `RetryLater` with a `delay_ms` is retried after that delay (upstream said when)
+      instead of the backoff; it counts as an attempt like any failure.
     - `PermanentError` dead-letters at once (as if listed in every actor's `throws`).
 
     The n-th retry waits `backoff_ms * 2**(n-1)`, jittered by ±20 %, capped at `max_backoff_ms`.
@@ -85,6 +87,8 @@ class Retries(DramatiqRetries):
                 )
             return
         delay = self.retry_delay_ms(retries)
+        if isinstance(exception, RetryLater) and exception.delay_ms is not None:
+            delay = exception.delay_ms
         self.logger.info("Retrying message %r in %d ms.", message.message_id, delay)
         broker.enqueue(message, delay=delay)
 

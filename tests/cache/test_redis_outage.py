@@ -83,6 +83,10 @@ def test_with_redis_down_set_reports_failure_and_peek_and_freshness_answer_miss(
     assert outage_cache.set(keys.categories("m1"), ["x"], ttl_ms=10_000) is False
     assert outage_cache.peek(keys.branches("m1")) is None
     assert outage_cache.remaining_ttl_ms(keys.categories("m1")) is None
+    assert outage_cache.remaining_ttls_ms([keys.categories("m1"), keys.branches("m1")]) == [
+        None,
+        None,
+    ]
 
 
 def test_with_redis_down_a_purge_raises_cache_unavailable_after_purging_locally(

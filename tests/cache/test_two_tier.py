@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -12,7 +13,7 @@ import pytest
 import redis
 
 from cache.base import MISSING
-from cache.single_flight import lock_key
+from cache.single_flight import LoadLock, lock_key
 from cache.two_tier import TwoTierCache
 from tests.cache.conftest import LOCAL_TTL_MS, CountingLoader, FakeClock
 
@@ -114,6 +115,21 @@ def test_after_the_redis_ttl_the_loader_runs_again(
     assert loader.calls == 2
 
 
+def test_remaining_lives_of_several_keys_come_back_in_order_none_for_absent_ones(
+    cache: TwoTierCache, redis_client: redis.Redis, keys
+) -> None:
+    cache.set(keys.categories("m1"), ["x"], ttl_ms=60_000)
+    redis_client.set(keys.branches("m1"), "[]")  # stored without a TTL by someone else
+
+    lives = cache.remaining_ttls_ms(
+        [keys.categories("m1"), keys.categories("m2"), keys.branches("m1")]
+    )
+
+    assert lives[1:] == [None, -1]
+    assert lives[0] is not None
+    assert 50_000 < lives[0] <= 60_000
+
+
 def test_peek_never_calls_a_loader_and_answers_none_on_a_miss(
     cache: TwoTierCache, key: str
 ) -> None:
@@ -179,6 +195,48 @@ def test_while_another_process_loads_a_waiter_reads_its_result_instead_of_loadin
     assert results == [["theirs"]]
     assert loader.calls == 0
     assert cache.stats.snapshot()["shared_loads"] == 1
+
+
+def finish_other_load_after_read(
+    cache: TwoTierCache, redis_client: redis.Redis, key: str, read_number: int
+) -> None:
+    """Make another process's load (lock held now) store its value right after this
+    cache's `read_number`-th read of `key` from Redis: the tightest interleaving."""
+    token = "another-process"
+    redis_client.set(lock_key(key), token, px=10_000)
+    lock = LoadLock(redis_client, 10_000)
+    read = cache.remote.get_with_ttl
+    reads = itertools.count(1)
+
+    def read_then_other_finishes(asked: str) -> tuple[object, int]:
+        found = read(asked)
+        if next(reads) == read_number:
+            assert lock.publish(key, ["theirs"], 10_000, token)
+        return found
+
+    cache.remote.get_with_ttl = read_then_other_finishes  # type: ignore[method-assign]
+
+
+def test_a_waiter_polling_as_the_other_process_stores_its_value_does_not_load_again(
+    cache: TwoTierCache, redis_client: redis.Redis, key: str
+) -> None:
+    finish_other_load_after_read(cache, redis_client, key, read_number=2)  # its first poll
+    loader = CountingLoader(["mine"])
+
+    assert cache.get_or_load(key, loader, ttl_ms=10_000) == ["theirs"]
+    assert loader.calls == 0
+
+
+def test_a_reader_taking_the_lock_just_after_the_other_process_stored_its_value_uses_it(
+    cache: TwoTierCache, redis_client: redis.Redis, key: str
+) -> None:
+    # Its first read misses; the other process stores and unlocks before it takes the lock.
+    finish_other_load_after_read(cache, redis_client, key, read_number=1)
+    loader = CountingLoader(["mine"])
+
+    assert cache.get_or_load(key, loader, ttl_ms=10_000) == ["theirs"]
+    assert loader.calls == 0
+    assert not redis_client.exists(lock_key(key))
 
 
 def test_when_the_other_loader_gives_up_a_waiter_takes_over(

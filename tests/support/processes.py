@@ -91,14 +91,17 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def worker_command(*queues: str, processes: int = 1, threads: int = 1) -> list[str]:
-    """Return the command of a worker (through our wrapper) for the test actors."""
+def worker_command(
+    *queues: str, processes: int = 1, threads: int = 1, actors: str = "tests.support.job_actors"
+) -> list[str]:
+    """Return the command of a worker (through our wrapper): the test actors by default,
+    `actors="actors.worker"` for the service's own."""
     command = [
         sys.executable,
         "-m",
         "actors.run_worker",
         "actors.broker:setup",
-        "tests.support.job_actors",
+        actors,
         "--processes",
         str(processes),
         "--threads",

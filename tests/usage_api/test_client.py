@@ -124,7 +124,8 @@ def test_an_owners_errors_are_raised_with_the_apis_status_and_code(server_url, w
             api.own_usage()
         with pytest.raises(UsageApiError) as admin_only:
             api.restaurant_usage("r1")
-    mistyped = world["token"][:-1] + "x"
+    token = world["token"]
+    mistyped = token[:-1] + ("x" if token[-1] != "x" else "y")
     with (
         UsageClient(server_url, token=mistyped, restaurant_id="r1") as api,
         pytest.raises(UsageApiError) as typo,
