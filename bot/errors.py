@@ -8,8 +8,6 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from bot.context import close_db_session
-
 logger = logging.getLogger(__name__)
 
 # HTTP status -> the spec's error code, for errors raised by Flask/Werkzeug themselves.
@@ -82,9 +80,8 @@ def _refuse_large_bodies() -> Response | None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the JSON error handlers and the per-request session teardown."""
+    """Register the JSON error handlers and the body-size check."""
     app.before_request(_refuse_large_bodies)
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)
-    app.teardown_appcontext(close_db_session)

@@ -112,13 +112,6 @@ def take_daily_message(
     return row is not None
 
 
-def release_daily_message(session: Session, restaurant_id: str, period: UsagePeriod) -> None:
-    """Undo `take_daily_message` (a later allowance refused the same message)."""
-    session.query(DailyUsage).filter(
-        DailyUsage.restaurant_id == restaurant_id, DailyUsage.date == period.day
-    ).update({DailyUsage.message_count: DailyUsage.message_count - 1})
-
-
 def record_month(
     session: Session,
     restaurant_id: str,

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -125,13 +123,6 @@ def _begin_immediate(connection: Any) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Return a session factory on `engine` (objects stay readable after commit)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Open a session, commit when the block succeeds, roll back when it raises."""
-    with factory() as session, session.begin():
-        yield session
 
 
 def is_postgresql(session_or_engine: Session | Engine) -> bool:

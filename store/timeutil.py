@@ -39,12 +39,6 @@ def local_date(moment: dt.datetime, timezone: str) -> dt.date:
     return moment.astimezone(zone(timezone)).date()
 
 
-def local_month(moment: dt.datetime, timezone: str) -> tuple[int, int]:
-    """Return (year, month) of `moment` in `timezone`."""
-    day = local_date(moment, timezone)
-    return day.year, day.month
-
-
 def previous_months(year: int, month: int, count: int) -> list[tuple[int, int]]:
     """Return `count` (year, month) pairs ending with the given month, newest first."""
     months = []

@@ -53,14 +53,6 @@ def test_a_zero_daily_limit_refuses_everything(db_session, settings):
     assert not counters.take_daily_message(db_session, "r1", UsagePeriod.of(NOW, "UTC"), 0)
 
 
-def test_releasing_a_daily_message_gives_it_back(db_session, settings):
-    make_restaurant(db_session, settings)
-    period = UsagePeriod.of(NOW, "UTC")
-    counters.take_daily_message(db_session, "r1", period, 1)
-    counters.release_daily_message(db_session, "r1", period)
-    assert counters.take_daily_message(db_session, "r1", period, 1)
-
-
 def test_conversations_are_counted_up_to_the_monthly_limit(db_session, settings):
     make_restaurant(db_session, settings)
     period = UsagePeriod.of(NOW, "UTC")
