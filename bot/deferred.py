@@ -16,6 +16,8 @@ from bot.inbound import Receipt
 from bot.messenger import Outgoing
 from bot.reception import Reception, customer_lock
 from catalog.errors import CatalogError
+from store import counters
+from store.counters import UsagePeriod
 from store.models import Conversation, Customer, Message, Restaurant
 from store.timeutil import utcnow
 
@@ -103,4 +105,8 @@ def _compose_waiting(
             conversation.branch_id = composed.branch_id
         session.execute(update(Message).where(Message.id == inbound.id).values(reply_intent=None))
     conversation.pending_replies = max(0, conversation.pending_replies - len(waiting))
+    if receipt.to_send:
+        # Outbound messages are activity too (the usage API's `lastActivity`).
+        period = UsagePeriod.of(now, restaurant.timezone)
+        counters.record_month(session, restaurant.id, period, now)
     return receipt

@@ -7,6 +7,8 @@ from sqlalchemy import select
 
 from bot import flow
 from store.models import Conversation, Message
+from store.timeutil import iso_z, utcnow
+from store.usage import restaurant_usage
 from tests.support import factories
 from tests.support.twilio import inbound_form, post_signed
 
@@ -193,3 +195,24 @@ def test_the_welcome_is_followed_by_items_within_a_bound(
     while time.monotonic() < deadline and len(fake_twilio.sent()) < 2:
         time.sleep(0.05)
     assert fake_twilio.sent()[1]["Body"].startswith("Our menu")
+
+
+def test_a_reply_the_worker_sends_later_is_the_restaurants_last_activity(
+    live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker
+):
+    say(live_client, settings, restaurant, "hi")
+    fake_twilio.wait_for(1)
+    live_runtime.catalog.purge("demo-merchant")
+    fake_catalog.latency = 0.3
+    say(live_client, settings, restaurant, "menu")
+    fake_twilio.wait_for(2, timeout=20)
+    with live_runtime.transaction() as session:
+        reply_at = session.scalars(
+            select(Message.created_at)
+            .where(Message.direction == "outbound")
+            .order_by(Message.id.desc())
+            .limit(1)
+        ).one()
+        usage = restaurant_usage(session, settings, restaurant.id, now=utcnow())
+    assert usage is not None
+    assert iso_z(usage.last_activity) == iso_z(reply_at)
