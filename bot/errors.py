@@ -6,6 +6,9 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -21,6 +24,14 @@ _CODES = {
     415: "invalid_parameter",
     500: "internal_error",
 }
+
+
+# Errors that mean a backing service is down, not that the request or the code is wrong.
+_UNREACHABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OperationalError,
+)
 
 
 class ApiError(Exception):
@@ -66,6 +77,17 @@ def _handle_http_exception(error: HTTPException) -> Any:
     return error_response(status, code, message, headers)
 
 
+def _handle_unreachable(error: Exception) -> Response:
+    # Redis or the database is down or timing out: the client may try again shortly.
+    logger.error("%s %s: a backing service is unreachable: %s", request.method, request.path, error)
+    return error_response(
+        503,
+        "unavailable",
+        "a backing service (Redis or the database) is unreachable; try again shortly",
+        {"Retry-After": "5"},
+    )
+
+
 def _handle_unexpected(error: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "internal_error", "internal error; it has been logged")
@@ -84,4 +106,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_large_bodies)
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    for unreachable in _UNREACHABLE:
+        app.register_error_handler(unreachable, _handle_unreachable)
     app.register_error_handler(Exception, _handle_unexpected)

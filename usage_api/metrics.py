@@ -13,9 +13,10 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import dramatiq.errors
 import redis
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -46,27 +47,57 @@ KNOWN_QUEUES = tuple(
 BREAKER_STATES = ("open", "half_open")
 
 
+# What a snapshot section may fail with when Redis, the broker or the database is down.
+_UNREACHABLE = (redis.RedisError, SQLAlchemyError, OSError, dramatiq.errors.BrokerConnectionError)
+
+
 def operations_snapshot(current: Any) -> dict[str, Any]:
-    """Return what an operator looks at: queues, jobs, breakers, cache, workers."""
+    """Return what an operator looks at: queues, jobs, breakers, cache, workers.
+
+    Each part is read on its own: a part whose store is unreachable is `null` and named in
+    `unavailable`, and the rest is still answered (the jobs come from the database while
+    Redis is down, and the other way round).
+    """
     broker = current.broker
-    depths = queues.queue_depths(broker, KNOWN_QUEUES)
-    with current.read_transaction() as session:
-        jobs = job_stats(session)
-    breakers = telemetry.breaker_states(current)
+    unavailable: list[str] = []
+
+    def read(part: str, reader: Callable[[], Any]) -> Any:
+        try:
+            return reader()
+        except _UNREACHABLE as error:
+            logger.warning("metrics: %s unavailable (%s)", part, error)
+            unavailable.append(part)
+            return None
+
+    def jobs_by_status() -> dict[str, Any]:
+        with current.read_transaction() as session:
+            return job_stats(session)
+
+    depths = read("queues", lambda: queues.queue_depths(broker, KNOWN_QUEUES))
+    jobs = read("jobs", jobs_by_status)
+    breakers = read("breakers", lambda: telemetry.breaker_states(current))
+    cache = read("cache", lambda: telemetry.cache_hit_rates(current))
+    workers = read("workers", lambda: queues.heartbeats(broker))
     return {
         "generatedAt": iso_z(utcnow()),
         "broker": type(broker).__name__,
+        "unavailable": unavailable,
         "queues": depths,
-        "deadLetters": sum(depth["dead"] for depth in depths.values()),
+        "deadLetters": None if depths is None else sum(d["dead"] for d in depths.values()),
         "jobs": jobs,
-        "oldestQueuedJob": jobs["oldestQueued"],
+        "oldestQueuedJob": None if jobs is None else jobs["oldestQueued"],
         "breakers": (
-            {"available": False, "reason": "the catalog circuit breaker is not part of this build"}
+            None
+            if "breakers" in unavailable
+            else {
+                "available": False,
+                "reason": "the catalog circuit breaker is not part of this build",
+            }
             if breakers is None
             else {"available": True, "tripped": breakers}
         ),
-        "cache": telemetry.cache_hit_rates(current),
-        "workers": queues.heartbeats(broker),
+        "cache": cache,
+        "workers": workers,
     }
 
 
@@ -82,12 +113,21 @@ def prometheus_metrics() -> ResponseReturnValue:
     """Answer with every metric in Prometheus' text format."""
     token = runtime().settings.metrics_token
     if token:
-        offered = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+        if not scheme:
+            raise ApiError(
+                401,
+                "missing_credentials",
+                "send the metrics token as 'Authorization: Bearer …'",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            offered.strip().encode(), token.encode()
+        ):
             raise ApiError(
                 401,
                 "invalid_credentials",
-                "send the metrics token as 'Authorization: Bearer …'",
+                "the metrics token is wrong",
                 {"WWW-Authenticate": "Bearer"},
             )
     registry = CollectorRegistry()
@@ -97,7 +137,7 @@ def prometheus_metrics() -> ResponseReturnValue:
         for metric in PROCESS_METRICS:
             registry.register(metric)
     registry.register(SharedStateCollector(runtime()))
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 class SharedStateCollector(Collector):
@@ -107,50 +147,48 @@ class SharedStateCollector(Collector):
         self.current = current
 
     def collect(self) -> Iterator[Any]:
+        snapshot = operations_snapshot(self.current)
         up = GaugeMetricFamily(
             "restaurant_bot_shared_state_up",
-            "1 when Redis and the database answered this scrape, else 0 (figures left out).",
+            "1 when Redis and the database answered this scrape, else 0 (their figures left out).",
         )
-        try:
-            snapshot = operations_snapshot(self.current)
-        except (redis.RedisError, SQLAlchemyError, OSError):
-            logger.warning("metrics: shared state unavailable", exc_info=True)
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
+        up.add_metric([], 0 if snapshot["unavailable"] else 1)
         yield up
-        depth = GaugeMetricFamily(
-            "restaurant_bot_queue_messages",
-            "Messages in a queue, by state.",
-            labels=["queue", "state"],
-        )
-        for queue, counts in snapshot["queues"].items():
-            for state, count in counts.items():
-                depth.add_metric([queue, state], count)
-        yield depth
-        jobs = GaugeMetricFamily(
-            "restaurant_bot_jobs", "Tracked jobs, by status.", labels=["status"]
-        )
-        for status, count in snapshot["jobs"]["byStatus"].items():
-            jobs.add_metric([status], count)
-        yield jobs
-        oldest = GaugeMetricFamily(
-            "restaurant_bot_oldest_queued_job_seconds", "Age of the oldest queued job (0: none)."
-        )
-        oldest.add_metric([], snapshot["oldestQueuedJob"]["ageSeconds"] or 0)
-        yield oldest
-        breakers = GaugeMetricFamily(
-            "restaurant_bot_catalog_breakers",
-            "Merchants whose catalog breaker is not closed.",
-            labels=["state"],
-        )
-        tripped = snapshot["breakers"].get("tripped") or {}
-        for state in BREAKER_STATES:
-            breakers.add_metric([state], sum(1 for s in tripped.values() if s == state))
-        yield breakers
+        if snapshot["queues"] is not None:
+            depth = GaugeMetricFamily(
+                "restaurant_bot_queue_messages",
+                "Messages in a queue, by state.",
+                labels=["queue", "state"],
+            )
+            for queue, counts in snapshot["queues"].items():
+                for state, count in counts.items():
+                    depth.add_metric([queue, state], count)
+            yield depth
+        if snapshot["jobs"] is not None:
+            jobs = GaugeMetricFamily(
+                "restaurant_bot_jobs", "Tracked jobs, by status.", labels=["status"]
+            )
+            for status, count in snapshot["jobs"]["byStatus"].items():
+                jobs.add_metric([status], count)
+            yield jobs
+            oldest = GaugeMetricFamily(
+                "restaurant_bot_oldest_queued_job_seconds",
+                "Age of the oldest queued job (0: none).",
+            )
+            oldest.add_metric([], snapshot["oldestQueuedJob"]["ageSeconds"] or 0)
+            yield oldest
+        if snapshot["breakers"] is not None:
+            breakers = GaugeMetricFamily(
+                "restaurant_bot_catalog_breakers",
+                "Merchants whose catalog breaker is not closed.",
+                labels=["state"],
+            )
+            tripped = snapshot["breakers"].get("tripped") or {}
+            for state in BREAKER_STATES:
+                breakers.add_metric([state], sum(1 for s in tripped.values() if s == state))
+            yield breakers
         cache = snapshot["cache"]
-        if cache.get("available"):
+        if cache is not None and cache.get("available"):
             lookups = CounterMetricFamily(
                 "restaurant_bot_cache_lookups",
                 "Cache lookups, by tier and result.",

@@ -133,3 +133,24 @@ def test_on_rabbitmq_the_dead_letter_endpoints_say_they_are_not_implemented(live
     assert (answer.status_code, answer.get_json()["error"]["code"]) == (501, "not_implemented")
     retry = live_client.post("/api/admin/dead-letters/x/retry", headers=tenants["admin"])
     assert retry.status_code == 501
+
+
+def test_dead_letters_answer_503_with_a_json_error_while_redis_is_down(
+    live_runtime, settings, tenants
+):
+    from bot import create_app
+    from bot.runtime import Runtime
+
+    cut_off = Runtime(
+        settings.replace(redis_url="redis://127.0.0.1:1/0"), engine=live_runtime.engine
+    )
+    client = create_app(runtime=cut_off).test_client()
+    for method, path in (
+        ("GET", "/api/admin/dead-letters"),
+        ("POST", "/api/admin/dead-letters/some-id/retry"),
+        ("DELETE", "/api/admin/dead-letters/some-id"),
+    ):
+        answer = client.open(path, method=method, headers=tenants["admin"])
+        assert answer.status_code == 503, (method, path)
+        assert answer.get_json()["error"]["code"] == "unavailable"
+        assert answer.headers["Retry-After"] == "5"

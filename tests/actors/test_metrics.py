@@ -116,10 +116,17 @@ def test_metrics_need_the_token_when_one_is_set(live_runtime, settings):
     guarded = Runtime(settings.replace(metrics_token="m3trics-t0ken"), engine=live_runtime.engine)
     client = create_app(runtime=guarded).test_client()
     try:
-        assert client.get("/metrics").status_code == 401
-        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        missing = client.get("/metrics")
+        assert missing.status_code == 401
+        assert missing.get_json()["error"]["code"] == "missing_credentials"
+        wrong = client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+        assert wrong.status_code == 401
+        assert wrong.get_json()["error"]["code"] == "invalid_credentials"
+        assert wrong.headers["WWW-Authenticate"] == "Bearer"
         ok = client.get("/metrics", headers={"Authorization": "Bearer m3trics-t0ken"})
         assert ok.status_code == 200
+        any_case = client.get("/metrics", headers={"Authorization": "bearer m3trics-t0ken"})
+        assert any_case.status_code == 200
     finally:
         guarded.redis.close()
 
@@ -160,4 +167,30 @@ def test_prometheus_metrics_still_answer_when_redis_is_down(live_runtime, settin
     client = create_app(runtime=cut_off).test_client()
     answer = client.get("/metrics")
     assert answer.status_code == 200
-    assert "restaurant_bot_shared_state_up 0.0" in answer.get_data(as_text=True)
+    text = answer.get_data(as_text=True)
+    assert "restaurant_bot_shared_state_up 0.0" in text
+    assert "restaurant_bot_jobs{" in text  # the database's figures are still there
+    assert "restaurant_bot_queue_messages" not in text
+
+
+def test_the_metrics_json_answers_what_it_can_when_redis_is_down(live_runtime, settings, tenants):
+    from bot import create_app
+    from bot.runtime import Runtime
+
+    cut_off = Runtime(
+        settings.replace(redis_url="redis://127.0.0.1:1/0"), engine=live_runtime.engine
+    )
+    client = create_app(runtime=cut_off).test_client()
+    answer = client.get("/api/admin/metrics", headers=tenants["admin"])
+    assert answer.status_code == 200
+    snapshot = answer.get_json()
+    assert {"queues", "workers", "breakers"} <= set(snapshot["unavailable"])
+    assert snapshot["queues"] is None
+    assert snapshot["deadLetters"] is None
+    assert snapshot["jobs"]["byStatus"]["succeeded"] == 0
+
+
+def test_the_prometheus_answer_names_its_text_format_once(live_client):
+    answer = live_client.get("/metrics")
+    assert answer.headers["Content-Type"].count("charset") == 1
+    assert answer.headers["Content-Type"].startswith("text/plain; version=")
