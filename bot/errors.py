@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
@@ -96,9 +97,30 @@ def _handle_unexpected(error: Exception) -> Response:
 def _refuse_large_bodies() -> Response | None:
     # Checked before routing, so an oversized body is refused before it is read.
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and request.content_length > limit:
-        return error_response(413, "payload_too_large", "request body is larger than 64 KiB")
+    if request.content_length is not None:
+        if request.content_length > limit:
+            return error_response(413, "payload_too_large", "request body is larger than 64 KiB")
+        return None
+    if "wsgi.input_terminated" in request.environ:
+        # A chunked body has no length up front: Werkzeug would cut it silently at the
+        # limit, so it is read here (at most one byte past the limit) and measured.
+        body = _read_at_most(request.environ["wsgi.input"], limit + 1)
+        if len(body) > limit:
+            return error_response(413, "payload_too_large", "request body is larger than 64 KiB")
+        request.environ["wsgi.input"] = io.BytesIO(body)
+        request.environ["CONTENT_LENGTH"] = str(len(body))
     return None
+
+
+def _read_at_most(stream: Any, size: int) -> bytes:
+    chunks, left = [], size
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def init_app(app: Flask) -> None:

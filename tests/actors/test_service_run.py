@@ -208,3 +208,34 @@ def test_sigterm_to_gunicorn_lets_the_request_in_flight_finish(
     request.join(10)
     assert [answer.status_code for answer in answers] == [200]
     assert len(fake_twilio.sent()) == 1
+
+
+def test_a_chunked_webhook_is_read_whole_and_refused_with_413_past_64_kib(
+    run, live_runtime, settings, fake_twilio
+):
+    from urllib.parse import urlencode
+
+    client, _logs, url, _stop = run
+    with live_runtime.transaction() as session:
+        restaurant = factories.restaurant(session, settings)
+
+    def post_chunked(form: dict[str, str]) -> httpx.Response:
+        body = urlencode(form).encode()
+        chunks = (body[i : i + 4096] for i in range(0, len(body), 4096))
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature(
+                settings.twilio_auth_token, f"{url}/whatsapp/webhook", form
+            ),
+        }
+        return client.post("/whatsapp/webhook", content=chunks, headers=headers)
+
+    # ~60 KB of Body: read whole (a cut body would fail its signature), stored, answered.
+    near = inbound_form(to=restaurant.whatsapp_number, sender="+966500000077", body="a" * 60_000)
+    answer = post_chunked(near)
+    assert answer.status_code == 200, answer.text
+    assert fake_twilio.wait_for(1)  # the welcome
+    over = inbound_form(to=restaurant.whatsapp_number, sender="+966500000078", body="a" * 70_000)
+    answer = post_chunked(over)
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "payload_too_large"
