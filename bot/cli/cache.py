@@ -5,12 +5,14 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from bot.cli.common import fail
+from bot.cli.common import Group, fail
 from bot.context import runtime
 from cache.base import CacheUnavailable
 
 
-@click.group("cache", help="The catalog cache (Redis and every process's in-process tier).")
+@click.group(
+    "cache", cls=Group, help="The catalog cache (Redis and every process's in-process tier)."
+)
 def cache() -> None:
     """Group the cache commands."""
 

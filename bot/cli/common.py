@@ -53,3 +53,52 @@ class WholeNumber(click.ParamType):
 def fail(message: str) -> None:
     """Stop the command with `message` on stderr and exit code 1."""
     raise click.ClickException(message)
+
+
+def _one_line(error: click.UsageError) -> click.ClickException:
+    where = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+    return click.ClickException(error.format_message() + where)
+
+
+class Command(click.Command):
+    """A command whose usage errors (missing or unknown option, bad value) are one line
+    on stderr and exit code 1, like every other bad input (Click's own: a usage block
+    and exit code 2)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+
+class Group(click.Group):
+    """A command group with `Command`'s one-line usage errors, for its commands too."""
+
+    command_class = Command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+
+def flag_pair(yes: bool, no: bool, names: tuple[str, str]) -> bool | None:
+    """Read a pair of opposite flags (e.g. --active, --inactive): True, False, or None
+    when neither is given; both is bad input (Click's `--a/--b` lets the last one win)."""
+    if yes and no:
+        fail(f"{names[0]} and {names[1]} contradict each other: give one of them")
+    return True if yes else False if no else None

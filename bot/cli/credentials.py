@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from bot.cli.common import WholeNumber, command_transaction
+from bot.cli.common import Group, WholeNumber, command_transaction
 from store import credentials
 from store.models import ApiKey, PersonalAccessToken
 from store.timeutil import iso_z, utcnow
 
 
-@click.group("tokens", help="Personal access tokens of restaurant owners.")
+@click.group("tokens", cls=Group, help="Personal access tokens of restaurant owners.")
 def tokens() -> None:
     """Group the PAT commands."""
 
@@ -53,7 +53,7 @@ def revoke_token(prefix: str) -> None:
         click.echo(f"revoked {token.prefix}")
 
 
-@click.group("api-keys", help="Admin API keys.")
+@click.group("api-keys", cls=Group, help="Admin API keys.")
 def api_keys() -> None:
     """Group the API key commands."""
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from bot.cli.common import Group
 from bot.context import runtime
 
 
-@click.group("db", help="Database schema.")
+@click.group("db", cls=Group, help="Database schema.")
 def db() -> None:
     """Group the database commands."""
 

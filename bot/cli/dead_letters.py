@@ -10,11 +10,11 @@ import click
 from flask.cli import with_appcontext
 
 from actors.dead_letters import DeadLettersUnsupported, delete_letter, list_letters, retry_letter
-from bot.cli.common import WholeNumber, fail
+from bot.cli.common import Group, WholeNumber, fail
 from bot.context import runtime
 
 
-@click.group("dead-letters")
+@click.group("dead-letters", cls=Group)
 def dead_letters() -> None:
     """List, replay and delete dead-lettered jobs (Redis broker)."""
 

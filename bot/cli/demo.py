@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from bot.cli.common import command_transaction
+from bot.cli.common import Group, command_transaction
 from bot.context import runtime
 from store import credentials
 from store.models import ApiKey, PersonalAccessToken, Restaurant
@@ -19,7 +19,7 @@ DEMO_TIMEZONE = "Asia/Riyadh"
 DEMO_CREDENTIAL_NAME = "demo"
 
 
-@click.group("demo", help="Demo data for trying the bot locally.")
+@click.group("demo", cls=Group, help="Demo data for trying the bot locally.")
 def demo() -> None:
     """Group the demo commands."""
 

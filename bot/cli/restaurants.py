@@ -7,7 +7,7 @@ from collections.abc import Callable
 import click
 from flask.cli import with_appcontext
 
-from bot.cli.common import WholeNumber, command_transaction
+from bot.cli.common import Group, WholeNumber, command_transaction, flag_pair
 from bot.context import runtime
 from store import restaurants as store
 from store.models import Restaurant
@@ -16,7 +16,7 @@ from store.restaurants import BotLimits
 NON_NEGATIVE = WholeNumber(minimum=0)
 
 
-@click.group("restaurants", help="Tenants and their bot configuration.")
+@click.group("restaurants", cls=Group, help="Tenants and their bot configuration.")
 def restaurants() -> None:
     """Group the restaurant commands."""
 
@@ -75,8 +75,12 @@ def create(
 @click.option("--whatsapp-number")
 @click.option("--merchant-id")
 @_limit_options
-@click.option("--active/--inactive", "is_active", default=None)
-@click.option("--bot-enabled/--bot-disabled", "bot_enabled", default=None)
+@click.option("--active", is_flag=True, help="Serve the restaurant again.")
+@click.option("--inactive", is_flag=True, help="Stop serving it (messages stored, no replies).")
+@click.option("--bot-enabled", is_flag=True, help="Turn its bot on.")
+@click.option(
+    "--bot-disabled", is_flag=True, help="Turn its bot off (messages stored, no replies)."
+)
 @with_appcontext
 def update(
     restaurant_id: str,
@@ -88,10 +92,14 @@ def update(
     monthly_limit: int | None,
     welcome_content_sid: str | None,
     timezone: str | None,
-    is_active: bool | None,
-    bot_enabled: bool | None,
+    active: bool,
+    inactive: bool,
+    bot_enabled: bool,
+    bot_disabled: bool,
 ) -> None:
     """Update a restaurant."""
+    is_active = flag_pair(active, inactive, ("--active", "--inactive"))
+    enabled = flag_pair(bot_enabled, bot_disabled, ("--bot-enabled", "--bot-disabled"))
     with command_transaction() as session:
         restaurant = store.update_restaurant(
             session,
@@ -104,7 +112,7 @@ def update(
             limits=BotLimits(daily_limit, per_minute_limit, monthly_limit),
             welcome_content_sid=welcome_content_sid,
             is_active=is_active,
-            bot_enabled=bot_enabled,
+            bot_enabled=enabled,
         )
         click.echo(_describe(restaurant))
 

@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from bot.cli.common import Command
 from bot.context import runtime
 from store.models import Conversation, Message
 
@@ -39,7 +40,9 @@ def _default_url() -> str:
     return f"http://{host}:{settings.port}"
 
 
-@click.command("simulate", help="Send a message to the bot as a customer and print its answers.")
+@click.command(
+    "simulate", cls=Command, help="Send a message to the bot as a customer and print its answers."
+)
 @click.option("--to", "to_number", required=True, help="The restaurant's WhatsApp number.")
 @click.option("--from", "from_address", required=True, help="The customer's number.")
 @click.option("--name", "profile_name", default="Guest", show_default=True)

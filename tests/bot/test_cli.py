@@ -102,6 +102,38 @@ def test_update_changes_only_the_given_options(runner, db_session):
     assert restaurant.bot.max_messages_per_day == 5
 
 
+def test_contradicting_flags_are_refused_and_change_nothing(runner, db_session):
+    invoke(runner, *CREATE)
+    for pair in (["--active", "--inactive"], ["--bot-disabled", "--bot-enabled"]):
+        result = invoke(runner, "restaurants", "update", "r1", *pair)
+        assert result.exit_code == 1
+        assert "contradict each other" in result.stderr
+    db_session.expire_all()
+    restaurant = db_session.get(Restaurant, "r1")
+    assert restaurant.is_active
+    assert restaurant.bot.enabled
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["tokens", "create"], "Missing option '--restaurant'"),
+        (["tokens", "create", "--restaurant", "r1", "--bogus"], "No such option '--bogus'"),
+        (["tokens", "revoke"], "Missing argument 'PREFIX'"),
+        (["api-keys", "create"], "Missing option '--name'"),
+        (["tokens", "bogus"], "No such command 'bogus'"),
+        (["restaurants", "create", "--id", "r1"], "Missing option '--name'"),
+        (["simulate"], "Missing option '--to'"),
+    ],
+)
+def test_a_usage_mistake_is_one_line_on_stderr_and_exit_1_too(runner, args, complaint):
+    result = invoke(runner, *args)
+    assert result.exit_code == 1
+    assert complaint in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
 def test_updating_an_unknown_restaurant_fails_cleanly(runner):
     result = invoke(runner, "restaurants", "update", "ghost", "--active")
     assert result.exit_code == 1
