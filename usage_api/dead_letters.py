@@ -54,7 +54,9 @@ def delete_dead_letter(message_id: str) -> ResponseReturnValue:
     require_admin()
     if not delete_letter(runtime(), message_id):
         raise _not_found(message_id)
-    return Response(status=204)
+    deleted = Response(status=204)
+    del deleted.headers["Content-Type"]  # no body, so no type
+    return deleted
 
 
 def _not_found(message_id: str) -> ApiError:

@@ -87,6 +87,38 @@ SCHEMAS.update(
                 "pagination": ref("Pagination"),
             },
         ),
+        "OperationsMetrics": strict(
+            "What an operator looks at; a part is null when its store was unreachable.",
+            {
+                "generatedAt": TIMESTAMP,
+                "broker": {"type": "string"},
+                "unavailable": {
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "enum": ["queues", "jobs", "breakers", "cache", "workers"],
+                    },
+                },
+                "queues": {
+                    "type": ["object", "null"],
+                    "description": "per queue: ready, delayed, dead (and in flight on Redis)",
+                    "additionalProperties": {"type": "object", "additionalProperties": COUNT},
+                },
+                "deadLetters": {"type": ["integer", "null"], "minimum": 0},
+                "jobs": {"oneOf": [ref("JobStats"), {"type": "null"}]},
+                "oldestQueuedJob": {"type": ["object", "null"]},
+                "breakers": {
+                    "type": ["object", "null"],
+                    "description": "merchants whose catalog breaker is open or half open",
+                },
+                "cache": {"type": ["object", "null"], "description": "hit rates per tier"},
+                "workers": {
+                    "type": ["array", "null"],
+                    "description": "broker heartbeats (Redis broker; null on RabbitMQ)",
+                    "items": {"type": "object"},
+                },
+            },
+        ),
         "Requeued": strict(
             "A dead letter put back on its queue.",
             {"id": {"type": "string"}, "status": {"type": "string", "const": "requeued"}},
@@ -174,6 +206,21 @@ PATHS.update(
                 "summary": "Job counts by status and actor, oldest queued job (API key only)",
                 "security": _ADMIN,
                 "responses": {"200": json_content("The counts", ref("JobStats")), **_DENIED},
+            }
+        },
+        "/api/admin/metrics": {
+            "get": {
+                "operationId": "getOperationsMetrics",
+                "summary": "Queues, jobs, dead letters, breakers, cache, workers (API key only)",
+                "description": (
+                    "Each part is read on its own: a part whose store (Redis, the database)"
+                    " is unreachable is null and named in `unavailable`."
+                ),
+                "security": _ADMIN,
+                "responses": {
+                    "200": json_content("The operations snapshot", ref("OperationsMetrics")),
+                    **_DENIED,
+                },
             }
         },
         "/api/admin/dead-letters": {

@@ -93,9 +93,10 @@ def test_two_operators_replaying_at_once_replay_it_once(
 @redis_only
 def test_a_deleted_dead_letter_is_gone_and_unknown_ones_are_404(live_client, tenants, dead_job):
     admin = tenants["admin"]
-    assert (
-        live_client.delete(f"/api/admin/dead-letters/{dead_job}", headers=admin).status_code == 204
-    )
+    deleted = live_client.delete(f"/api/admin/dead-letters/{dead_job}", headers=admin)
+    assert deleted.status_code == 204
+    assert deleted.data == b""
+    assert "Content-Type" not in deleted.headers
     assert letters(live_client, admin)["pagination"]["total"] == 0
     assert (
         live_client.delete(f"/api/admin/dead-letters/{dead_job}", headers=admin).status_code == 404

@@ -24,6 +24,13 @@ def scrape(client, **headers) -> dict[tuple[str, tuple], float]:
     return samples
 
 
+def assert_matches_the_document(client, snapshot) -> None:
+    from tests.usage_api.test_openapi import response_schema, validator
+
+    document = client.get("/api/openapi.json").get_json()
+    validator(document, response_schema(document, "/api/admin/metrics", 200)).validate(snapshot)
+
+
 def value(samples, name, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
@@ -44,6 +51,8 @@ def test_the_metrics_json_shows_queues_jobs_and_workers_and_moves_after_traffic(
         "workers",
     }
     assert before["jobs"]["byStatus"]["succeeded"] == 0
+    assert before["unavailable"] == []
+    assert_matches_the_document(live_client, before)
     assert {"bootstrap", "delivery", "replies"} <= set(before["queues"])
     assert before["breakers"]["available"] in (True, False)
     ids = [send_job("slow_job", "test-slow", seconds=0) for _ in range(3)]
@@ -184,6 +193,7 @@ def test_the_metrics_json_answers_what_it_can_when_redis_is_down(live_runtime, s
     answer = client.get("/api/admin/metrics", headers=tenants["admin"])
     assert answer.status_code == 200
     snapshot = answer.get_json()
+    assert_matches_the_document(client, snapshot)
     assert {"queues", "workers", "breakers"} <= set(snapshot["unavailable"])
     assert snapshot["queues"] is None
     assert snapshot["deadLetters"] is None
