@@ -1,5 +1,6 @@
 """gunicorn settings for the Procfile's `web` (`gunicorn -c gunicorn.conf.py …`).
 
+- The settings are checked first (one line naming a bad variable, exit 1).
 - Prometheus multiprocess mode: each gunicorn worker writes its metrics to files in
   `PROMETHEUS_MULTIPROC_DIR` (prepared, empty, by whoever starts the processes: `make run`,
   or the platform); a dead worker's files are marked so its live gauges disappear.
@@ -11,6 +12,13 @@
 from __future__ import annotations
 
 import os
+
+from store.settings import settings_or_exit
+
+# Checked as gunicorn loads this file, before it parses the bind address or starts a
+# worker: a bad value (PORT=abc, REDIS_URL=…:notaport) or a missing REDIS_URL is one
+# line naming the variable, and exit code 1.
+settings_or_exit(require_broker=True)
 
 graceful_timeout = 20  # in-flight requests get this long after SIGTERM
 control_socket_disable = True  # a second instance would take over ~/.gunicorn/gunicorn.ctl
@@ -38,10 +46,7 @@ if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
 
 
 def on_starting(server: object) -> None:
-    """Check the settings (one line and exit 1 when bad); create the metrics directory."""
-    from store.settings import settings_or_exit
-
-    settings_or_exit()
+    """Create the metrics directory."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         os.makedirs(directory, exist_ok=True)

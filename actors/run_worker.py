@@ -17,6 +17,7 @@ redacted, so every line of the process is one JSON object.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -26,6 +27,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from actors.supervision import die_with_parent
+
 DEFAULT_ARGUMENTS = ["actors.broker:setup", "actors.worker"]
 
 
@@ -34,11 +37,18 @@ def main(arguments: list[str]) -> int:
     from store.settings import settings_or_exit
 
     settings_or_exit(require_broker=True)  # one line and exit 1, before any process starts
+    problem = bad_count_option(arguments)
+    if problem:
+        print(f"configuration error: {problem}", file=sys.stderr)
+        return 1
     dramatiq = str(Path(sys.executable).with_name("dramatiq"))
     command = [dramatiq, *(arguments or DEFAULT_ARGUMENTS)]
     json_logs = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"
     worker = subprocess.Popen(
-        command, start_new_session=True, stderr=subprocess.PIPE if json_logs else None
+        command,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+        stderr=subprocess.PIPE if json_logs else None,
     )
     stopping = False
 
@@ -62,6 +72,23 @@ def main(arguments: list[str]) -> int:
                 sys.stderr.write(as_json_line(line, secrets) + "\n")
                 sys.stderr.flush()
     return worker.wait()
+
+
+# Options of dramatiq's that the Procfile fills from the environment.
+_COUNT_OPTIONS = {
+    "--processes": "WORKER_PROCESSES",
+    "--threads": "WORKER_THREADS",
+    "--worker-shutdown-timeout": "WORKER_SHUTDOWN_TIMEOUT_MS",
+}
+
+
+def bad_count_option(arguments: list[str]) -> str | None:
+    """Return one line about the first count option that is not a whole number ≥ 1."""
+    for option, value in itertools.pairwise(arguments):
+        variable = _COUNT_OPTIONS.get(option)
+        if variable is not None and not (value.isascii() and value.isdigit() and int(value) > 0):
+            return f"{variable} ({option}): expected a whole number of 1 or more, got {value!r}"
+    return None
 
 
 # Dramatiq's own format: `[time] [PID n] [thread] [logger] [LEVEL] message`.

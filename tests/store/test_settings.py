@@ -52,6 +52,18 @@ def test_a_twilio_account_sid_turns_console_mode_off():
         ("SUFRAH_API_BASE", "ftp://catalog", "SUFRAH_API_BASE: unsupported URL scheme"),
         ("PUBLIC_BASE_URL", "https://", "PUBLIC_BASE_URL: URL 'https://' has no host"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT: expected one of text, json"),
+        (
+            "REDIS_URL",
+            "redis://127.0.0.1:notaport/0",
+            "REDIS_URL: URL 'redis://127.0.0.1:notaport/0' has a port that is not a number",
+        ),
+        ("REDIS_URL", "redis://127.0.0.1:6379/abc", "REDIS_URL: URL 'redis://127.0.0.1:6379/abc'"),
+        (
+            "DATABASE_URL",
+            "postgresql+psycopg://u@127.0.0.1:abc/db",
+            "DATABASE_URL: URL 'postgresql+psycopg://u@127.0.0.1:abc/db' has a port",
+        ),
+        ("SUFRAH_API_BASE", "http://x:abc", "SUFRAH_API_BASE: URL 'http://x:abc' has a port"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL: expected one of"),
     ],
 )
@@ -70,6 +82,41 @@ def test_settings_are_read_once_into_an_immutable_object():
     assert settings.replace(port=9001).port == 9001
 
 
+def test_the_web_process_needs_redis_url_and_says_so_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "BROKER_URL")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/x.db"
+    command = [gunicorn, "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0", "bot:create_app()"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "configuration error: REDIS_URL: required (or BROKER_URL), e.g. redis://host:6379/0"
+    ]
+
+
+def test_the_worker_refuses_a_count_option_that_is_not_a_number(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")
+    command = [sys.executable, "-m", "actors.run_worker", "actors.broker:setup", "actors.worker"]
+    done = subprocess.run(
+        [*command, "--processes", "abc"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "configuration error: WORKER_PROCESSES (--processes): expected a whole number"
+        " of 1 or more, got 'abc'"
+    ]
+
+
 def test_the_worker_requires_a_redis_url():
     with pytest.raises(SettingsError, match="REDIS_URL: required"):
         Settings.from_env({}).require_redis_url()
@@ -81,8 +128,9 @@ def test_the_worker_requires_a_redis_url():
         ["flask", "--app", "bot", "restaurants", "list"],
         ["python", "-m", "actors.scheduler"],
         ["python", "-m", "actors.run_worker"],
+        ["gunicorn", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0", "bot:create_app()"],
     ],
-    ids=["cli", "scheduler", "worker"],
+    ids=["cli", "scheduler", "worker", "web"],
 )
 def test_every_process_stops_on_a_bad_value_with_one_line_naming_it(command, tmp_path):
     import os
