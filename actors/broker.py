@@ -25,6 +25,7 @@ from actors.acks import JournalingRedisBroker
 from actors.middleware.jobs import JobTracking
 from actors.middleware.metrics import JobMetrics
 from actors.middleware.retries import Retries
+from store.redis import unconfigured_redis
 from store.settings import Settings, settings_or_exit
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def _broker_redis(url: str | None) -> redis.Redis:
     if url is None:
         # Without REDIS_URL every enqueue fails like an outage would, and the webhook's
         # deferral keeps the job until a configured process relays it; /readyz says why.
-        return redis.Redis(unix_socket_path="/nonexistent/REDIS_URL-is-not-set")
+        return unconfigured_redis()
     return redis.Redis.from_url(
         url,
         socket_timeout=BROKER_SOCKET_TIMEOUT_S,

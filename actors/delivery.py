@@ -36,6 +36,7 @@ def send_deferred_replies(conversation_id: int) -> None:
         runtime.reception,
         runtime.sessions,
         runtime.catalog_loader,
+        runtime.catalog_peek,
         conversation_id,
         final=last_attempt(),
     )

@@ -2,11 +2,22 @@
 
 Replies of one conversation are composed and sent in the order their messages arrived,
 under the customer's lock; while any wait, the webhook defers later replies too.
+
+The catalog API is never called under that lock: the webhook of the customer's next
+message waits on it, and the webhook never waits on the catalog. So each round first
+fetches what the waiting replies need (through the cache, no lock held), then takes the
+lock and composes from the cache alone. A reply whose data is still not cached (a newer
+message asked for something else meanwhile) waits for the next round, and those after it
+too, so the order holds. After a few rounds the rest is composed under the lock as a last
+resort (a cache that keeps nothing, e.g. Redis down and no local tier).
+
+A customer who opted out after asking gets none of the waiting replies.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,16 +34,21 @@ from store.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
+ROUNDS = 3
+
 
 def send_deferred(
     reception: Reception,
     sessions: sessionmaker[Session],
-    catalog: flow.CatalogView,
+    loader: flow.CatalogView,
+    peek: flow.CatalogView,
     conversation_id: int,
     *,
     final: bool,
 ) -> int:
     """Compose and send every waiting reply of the conversation; return how many.
+
+    `loader` reads through the cache to the catalog API; `peek` reads the cache only.
 
     Raises:
       CatalogError: The catalog could not answer, the error is retryable and this is not
@@ -40,21 +56,72 @@ def send_deferred(
     """
     with sessions() as session:
         row = session.execute(
-            select(Conversation, Customer.address, Restaurant)
-            .join(Customer, Customer.id == Conversation.customer_id)
+            select(Customer.address, Restaurant)
+            .join(Conversation, Conversation.customer_id == Customer.id)
             .join(Restaurant, Restaurant.id == Conversation.restaurant_id)
             .where(Conversation.id == conversation_id)
         ).first()
     if row is None:
         return 0
-    _, address, restaurant = row
-    with customer_lock(reception.redis, reception.keys, restaurant.id, address):
-        with sessions() as session, session.begin():
-            receipt = _compose_waiting(
-                session, catalog, conversation_id, restaurant, address, final
+    address, restaurant = row
+    sent = 0
+    for round_ in range(ROUNDS + 1):
+        last_resort = round_ == ROUNDS
+        unavailable = False
+        if not last_resort:
+            unavailable = _fetch_waiting(sessions, loader, conversation_id, restaurant, final)
+        with customer_lock(reception.redis, reception.keys, restaurant.id, address):
+            with sessions() as session, session.begin():
+                receipt, waiting = _compose_waiting(
+                    session,
+                    loader if last_resort else peek,
+                    conversation_id,
+                    restaurant,
+                    address,
+                    apologise=unavailable,
+                    final=final,
+                )
+            reception.deliver(receipt)
+        sent += len(receipt.to_send)
+        if not waiting:
+            break
+    return sent
+
+
+def _waiting(session: Session, conversation_id: int) -> Sequence[Message]:
+    return session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.reply_intent.is_not(None))
+        .order_by(Message.id)
+    ).all()
+
+
+def _fetch_waiting(
+    sessions: sessionmaker[Session],
+    loader: flow.CatalogView,
+    conversation_id: int,
+    restaurant: Restaurant,
+    final: bool,
+) -> bool:
+    """Load what the waiting replies need into the cache; True when the catalog cannot
+    answer and the customer is to get an apology (final try, or a permanent error)."""
+    with sessions() as session:
+        intents = [m.reply_intent for m in _waiting(session, conversation_id)]
+    for intent in intents:
+        assert intent is not None
+        try:
+            flow.compose(intent, restaurant.merchant_id, loader)
+        except CatalogError as error:
+            if error.retryable and not final:
+                raise
+            logger.warning(
+                "replies of conversation %s: catalog of %s unavailable (%s); apologising",
+                conversation_id,
+                restaurant.merchant_id,
+                error,
             )
-        reception.deliver(receipt)
-    return len(receipt.to_send)
+            return True
+    return False
 
 
 def _compose_waiting(
@@ -63,50 +130,51 @@ def _compose_waiting(
     conversation_id: int,
     restaurant: Restaurant,
     address: str,
+    *,
+    apologise: bool,
     final: bool,
-) -> Receipt:
+) -> tuple[Receipt, bool]:
+    """Compose the waiting replies in order into the outbox; return the receipt and
+    whether some still wait (their data was not in the cache)."""
     conversation = session.get(Conversation, conversation_id, with_for_update=True)
     assert conversation is not None
-    waiting = session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.reply_intent.is_not(None))
-        .order_by(Message.id)
-    ).all()
+    waiting = _waiting(session, conversation_id)
+    opted_out = session.scalar(
+        select(Customer.opted_out_at).where(Customer.id == conversation.customer_id)
+    )
     receipt = Receipt("received", conversation_id=conversation_id)
     now = utcnow()
+    done = 0
     for inbound in waiting:
         assert inbound.reply_intent is not None
-        try:
-            composed = flow.compose(inbound.reply_intent, restaurant.merchant_id, catalog)
-        except CatalogError as error:
-            if error.retryable and not final:
-                raise
-            logger.warning(
-                "reply to message %s: catalog of %s unavailable (%s); apologising",
-                inbound.id,
-                restaurant.merchant_id,
-                error,
-            )
-            composed = None
-        if composed is None:
-            composed = flow.Composed([texts.CATALOG_UNAVAILABLE])
-        for part in composed.parts:
-            receipt.to_send.append(
-                outbox.add_outbound(
-                    session,
-                    restaurant_id=restaurant.id,
-                    customer_id=inbound.customer_id or conversation.customer_id,
-                    conversation_id=conversation_id,
-                    outgoing=Outgoing(restaurant.whatsapp_number, address, body=part),
-                    now=now,
+        composed = None
+        if opted_out is None:
+            try:
+                composed = flow.compose(inbound.reply_intent, restaurant.merchant_id, catalog)
+            except CatalogError as error:
+                if error.retryable and not final:
+                    raise
+                apologise = True
+            if composed is None and not apologise:
+                break  # not cached yet: this one and the ones after it wait a round
+            for part in (composed or flow.Composed([texts.CATALOG_UNAVAILABLE])).parts:
+                receipt.to_send.append(
+                    outbox.add_outbound(
+                        session,
+                        restaurant_id=restaurant.id,
+                        customer_id=inbound.customer_id or conversation.customer_id,
+                        conversation_id=conversation_id,
+                        outgoing=Outgoing(restaurant.whatsapp_number, address, body=part),
+                        now=now,
+                    )
                 )
-            )
-        if composed.branch_id is not None:
-            conversation.branch_id = composed.branch_id
+            if composed is not None and composed.branch_id is not None:
+                conversation.branch_id = composed.branch_id
         session.execute(update(Message).where(Message.id == inbound.id).values(reply_intent=None))
-    conversation.pending_replies = max(0, conversation.pending_replies - len(waiting))
+        done += 1
+    conversation.pending_replies = max(0, conversation.pending_replies - done)
     if receipt.to_send:
         # Outbound messages are activity too (the usage API's `lastActivity`).
         period = UsagePeriod.of(now, restaurant.timezone)
         counters.record_month(session, restaurant.id, period, now)
-    return receipt
+    return receipt, done < len(waiting)

@@ -24,18 +24,16 @@ RANK = {
     "delivered": 3,
     "read": 4,
 }
+# Final unless the message was delivered first; nothing moves a row out of them (a row
+# only has a Twilio SID, and so callbacks, once Twilio accepted it).
 FAILURES = {"failed", "undelivered"}
-# A row we gave up on (e.g. after timeouts) may still be confirmed by Twilio.
-_OURS_FAILED = "failed"
 
 
 def allowed_predecessors(status: str) -> list[str]:
     """Return the statuses that `status` may replace."""
     if status in FAILURES:
         return [s for s, rank in RANK.items() if rank < RANK["delivered"]]
-    rank = RANK[status]
-    earlier = [s for s, r in RANK.items() if r < rank]
-    return [*earlier, _OURS_FAILED] if rank >= RANK["sent"] else earlier
+    return [s for s, rank in RANK.items() if rank < RANK[status]]
 
 
 def apply(session: Session, sid: str, status: str, error_code: str | None) -> None:

@@ -28,7 +28,7 @@ from catalog.breaker import CircuitBreaker
 from catalog.client import CatalogClient
 from catalog.reader import CatalogReader
 from store.db import make_engine, make_read_engine, make_session_factory
-from store.redis import Keys, make_redis
+from store.redis import Keys, make_redis, unconfigured_redis
 from store.settings import Settings
 
 T = TypeVar("T")
@@ -71,7 +71,7 @@ class Runtime:
         """Return the Redis client for cache, limits and locks (fails fast when Redis is down)."""
         if self.settings.redis_url is None:
             # Behaves like an outage: callers already handle Redis being unreachable.
-            return redis.Redis(unix_socket_path="/nonexistent/REDIS_URL-is-not-set")
+            return unconfigured_redis()
         return make_redis(self.settings.redis_url)
 
     @cached_property

@@ -23,6 +23,21 @@ def make_redis(url: str, *, decode_responses: bool = False) -> redis.Redis:
     )
 
 
+# Where a client points when REDIS_URL is unset: every call fails like an outage would
+# (callers already handle that), and its error names the missing variable.
+_NOT_CONFIGURED = "/nonexistent/REDIS_URL-is-not-set"
+
+
+def unconfigured_redis() -> redis.Redis:
+    """Return a client that fails every call, for a process started without REDIS_URL."""
+    return redis.Redis(unix_socket_path=_NOT_CONFIGURED)
+
+
+def is_unconfigured(error: BaseException) -> bool:
+    """Return True when `error` came from `unconfigured_redis()`."""
+    return _NOT_CONFIGURED in str(error)
+
+
 @dataclass(frozen=True)
 class Keys:
     """Builds Redis keys under `REDIS_NAMESPACE`, so deployments and test runs can share Redis."""

@@ -28,6 +28,8 @@ def purge(merchant_id: str) -> None:
     merchant_id = merchant_id.strip()
     if not merchant_id:
         fail("--merchant: must not be empty")
+    if runtime().settings.redis_url is None:
+        fail("REDIS_URL is not set (this command needs Redis)")
     try:
         report = runtime().catalog.purge(merchant_id)
     except CacheUnavailable as error:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
+import redis
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from bot.context import runtime
 from store.credentials import CredentialError
+from store.redis import is_unconfigured
 from store.restaurants import InvalidRestaurant
 
 
@@ -34,8 +38,8 @@ class WholeNumber(click.ParamType):
 
     name = "integer"
 
-    def __init__(self, minimum: int = 0) -> None:
-        self.minimum = minimum
+    def __init__(self, minimum: int = 0, maximum: int = 2**31 - 1) -> None:
+        self.minimum, self.maximum = minimum, maximum  # default: what an INTEGER column holds
 
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
@@ -47,12 +51,31 @@ class WholeNumber(click.ParamType):
             raise click.ClickException(f"{label}: expected a whole number, got {value!r}") from None
         if number < self.minimum:
             raise click.ClickException(f"{label}: must be {self.minimum} or more, got {number}")
+        if number > self.maximum:
+            raise click.ClickException(f"{label}: must be {self.maximum} or less, got {number}")
         return number
 
 
 def fail(message: str) -> None:
     """Stop the command with `message` on stderr and exit code 1."""
     raise click.ClickException(message)
+
+
+@contextmanager
+def _backing_services_in_one_line() -> Iterator[None]:
+    # Redis or the database down, or a schema not migrated: one line, not a traceback.
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        if is_unconfigured(error):
+            raise click.ClickException("REDIS_URL is not set (this command needs Redis)") from None
+        raise click.ClickException(f"Redis is unreachable: {error}") from None
+    except (OperationalError, ProgrammingError) as error:
+        first = str(error.orig or error).strip().splitlines()[0]
+        raise click.ClickException(
+            f"database error: {first} (is DATABASE_URL right, and the schema migrated?"
+            " flask --app bot db upgrade)"
+        ) from None
 
 
 def _one_line(error: click.UsageError) -> click.ClickException:
@@ -73,6 +96,10 @@ class Command(click.Command):
         except click.UsageError as error:
             raise _one_line(error) from None
 
+    def invoke(self, ctx: click.Context) -> Any:
+        with _backing_services_in_one_line():
+            return super().invoke(ctx)
+
 
 class Group(click.Group):
     """A command group with `Command`'s one-line usage errors, for its commands too."""
@@ -86,6 +113,10 @@ class Group(click.Group):
             raise
         except click.UsageError as error:
             raise _one_line(error) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _backing_services_in_one_line():
+            return super().invoke(ctx)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

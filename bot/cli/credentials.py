@@ -19,7 +19,7 @@ def tokens() -> None:
 @tokens.command("create", help="Create a token; it is printed once, alone on the last line.")
 @click.option("--restaurant", "restaurant_id", required=True)
 @click.option("--name", default="default", show_default=True)
-@click.option("--expires-in-days", type=WholeNumber(minimum=1))
+@click.option("--expires-in-days", type=WholeNumber(minimum=1, maximum=36500))
 @with_appcontext
 def create_token(restaurant_id: str, name: str, expires_in_days: int | None) -> None:
     """Mint a PAT for a restaurant."""

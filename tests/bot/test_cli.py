@@ -221,3 +221,65 @@ def test_demo_seed_is_idempotent_and_issues_fresh_credentials_each_run(runner, d
     keys = db_session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
     assert [k.revoked_at is None for k in keys] == [False, True]
     assert keys[1].token_hash == hash_token(value(second.stdout, "Admin key"))
+
+
+def test_an_unreachable_or_unmigrated_database_is_one_line_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    flask = str(Path(sys.executable).with_name("flask"))
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/empty.db"}
+    done = subprocess.run(
+        [flask, "--app", "bot", "restaurants", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: database error: no such table: restaurants (is DATABASE_URL right, and the"
+        " schema migrated? flask --app bot db upgrade)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("configured", "complaint"),
+    [
+        ("redis://127.0.0.1:1/0", "Error: Redis is unreachable: "),
+        (None, "Error: REDIS_URL is not set (this command needs Redis)"),
+    ],
+)
+def test_redis_being_unreachable_is_one_line_not_a_traceback(tmp_path, configured, complaint):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    flask = str(Path(sys.executable).with_name("flask"))
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "BROKER_URL")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/x.db"
+    if configured:
+        env["REDIS_URL"] = configured
+    done = subprocess.run(
+        [flask, "--app", "bot", "dead-letters", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(complaint)
+
+
+def test_a_token_cannot_expire_past_a_hundred_years(runner, db_session):
+    invoke(runner, *CREATE)
+    result = invoke(
+        runner, "tokens", "create", "--restaurant", "r1", "--expires-in-days", "99999999"
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: --expires-in-days: must be 36500 or less, got 99999999"
+    assert count(db_session, PersonalAccessToken) == 0

@@ -11,6 +11,7 @@ from store.timeutil import iso_z, utcnow
 from store.usage import restaurant_usage
 from tests.support import factories
 from tests.support.twilio import inbound_form, post_signed
+from tests.support.waiting import wait_until
 
 CUSTOMER = "+966511111111"
 
@@ -216,3 +217,44 @@ def test_a_reply_the_worker_sends_later_is_the_restaurants_last_activity(
         usage = restaurant_usage(session, settings, restaurant.id, now=utcnow())
     assert usage is not None
     assert iso_z(usage.last_activity) == iso_z(reply_at)
+
+
+def test_the_next_message_is_answered_while_a_worker_still_waits_on_the_catalog(
+    live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker
+):
+    say(live_client, settings, restaurant, "hi")
+    fake_twilio.wait_for(1)
+    live_runtime.catalog.purge("demo-merchant")
+    fake_catalog.clear_requests()
+    fake_catalog.latency = 2.0
+    say(live_client, settings, restaurant, "menu")  # deferred: a worker fetches the menu
+    assert wait_until(lambda: fake_catalog.request_count() > 0, timeout=10)
+    say(live_client, settings, restaurant, "2")
+    # The webhook answered while the catalog still held the worker's request: it did not
+    # wait on the customer's lock for the catalog (nothing but the welcome is sent yet).
+    assert len(fake_twilio.sent()) == 1
+    sent = fake_twilio.wait_for(3, timeout=30)
+    assert sent[1]["Body"].startswith("Our menu")
+    categories = live_runtime.catalog.categories("demo-merchant")
+    assert sent[2]["Body"].splitlines()[0] == categories[1]["name"]
+
+
+def test_a_customer_who_says_stop_gets_none_of_the_replies_still_waiting(
+    live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker
+):
+    say(live_client, settings, restaurant, "hi")
+    fake_twilio.wait_for(1)
+    live_runtime.catalog.purge("demo-merchant")
+    fake_catalog.latency = 1.0
+    say(live_client, settings, restaurant, "menu")  # deferred
+    say(live_client, settings, restaurant, "STOP")
+    sent = fake_twilio.wait_for(2)
+    assert sent[1]["Body"].startswith("You will no longer receive messages")
+
+    def settled():
+        with live_runtime.transaction() as session:
+            return session.scalars(select(Conversation.pending_replies)).one() == 0
+
+    assert wait_until(settled, timeout=30)
+    time.sleep(0.5)  # a menu sent after the job settled would show up by now
+    assert len(fake_twilio.sent()) == 2

@@ -189,6 +189,21 @@ def test_status_callbacks_only_move_forward(
         assert outbound(live_runtime)[0].status == expected
 
 
+def test_a_failed_message_stays_failed_whatever_comes_after(
+    live_client, live_runtime, settings, restaurant, fake_twilio
+):
+    first_message(live_client, settings, restaurant)
+    [row] = outbound(live_runtime)
+    for status, code in [("failed", "30008"), ("sent", ""), ("delivered", ""), ("read", "")]:
+        form = {"MessageSid": row.sid, "MessageStatus": status, "ErrorCode": code}
+        assert (
+            post_signed(live_client, settings.twilio_auth_token, form, url=STATUS_URL).status_code
+            == 200
+        )
+    [row] = outbound(live_runtime)
+    assert (row.status, row.error_code) == ("failed", "30008")
+
+
 def test_a_failed_status_with_21610_opts_the_customer_out(
     live_client, live_runtime, settings, restaurant, fake_twilio
 ):
