@@ -101,22 +101,10 @@ class Command(click.Command):
             return super().invoke(ctx)
 
 
-class Group(click.Group):
-    """A command group with `Command`'s one-line usage errors, for its commands too."""
+class Group(Command, click.Group):
+    """A command group with `Command`'s one-line errors, for its commands too."""
 
     command_class = Command
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.exceptions.NoArgsIsHelpError:
-            raise
-        except click.UsageError as error:
-            raise _one_line(error) from None
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with _backing_services_in_one_line():
-            return super().invoke(ctx)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -223,21 +228,21 @@ def test_demo_seed_is_idempotent_and_issues_fresh_credentials_each_run(runner, d
     assert keys[1].token_hash == hash_token(value(second.stdout, "Admin key"))
 
 
-def test_an_unreachable_or_unmigrated_database_is_one_line_not_a_traceback(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
+def flask_command(tmp_path, *args, **env_changes):
+    """Run `flask --app bot ARGS` in a process of its own; None in `env_changes` unsets."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     flask = str(Path(sys.executable).with_name("flask"))
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/empty.db"}
-    done = subprocess.run(
-        [flask, "--app", "bot", "restaurants", "list"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    command = [flask, "--app", "bot", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_an_unreachable_or_unmigrated_database_is_one_line_not_a_traceback(tmp_path):
+    done = flask_command(tmp_path, "restaurants", "list")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "Error: database error: no such table: restaurants (is DATABASE_URL right, and the"
@@ -253,23 +258,7 @@ def test_an_unreachable_or_unmigrated_database_is_one_line_not_a_traceback(tmp_p
     ],
 )
 def test_redis_being_unreachable_is_one_line_not_a_traceback(tmp_path, configured, complaint):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    flask = str(Path(sys.executable).with_name("flask"))
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "BROKER_URL")}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/x.db"
-    if configured:
-        env["REDIS_URL"] = configured
-    done = subprocess.run(
-        [flask, "--app", "bot", "dead-letters", "list"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = flask_command(tmp_path, "dead-letters", "list", REDIS_URL=configured, BROKER_URL=None)
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(complaint)

@@ -33,6 +33,13 @@ def bodies(fake_twilio):
     return [m.get("Body") for m in fake_twilio.sent()]
 
 
+def welcomed_on_a_cold_cache(client, live_runtime, settings, restaurant, fake_twilio):
+    """The customer's conversation is open (welcome sent) and the catalog is not cached."""
+    say(client, settings, restaurant, "hi")
+    fake_twilio.wait_for(1)
+    live_runtime.catalog.purge("demo-merchant")
+
+
 def warm(live_runtime):
     """Load the demo merchant's catalog into the cache, as a bootstrap would."""
     live_runtime.catalog.categories("demo-merchant")
@@ -79,9 +86,7 @@ def test_menu_then_a_number_back_to_back_on_a_cold_cache_lists_that_category(
     live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker
 ):
     """A phone back online delivers queued messages within milliseconds."""
-    say(live_client, settings, restaurant, "hi")
-    fake_twilio.wait_for(1)
-    live_runtime.catalog.purge("demo-merchant")
+    welcomed_on_a_cold_cache(live_client, live_runtime, settings, restaurant, fake_twilio)
     fake_catalog.latency = 0.2
     say(live_client, settings, restaurant, "menu")
     say(live_client, settings, restaurant, "3")
@@ -201,9 +206,7 @@ def test_the_welcome_is_followed_by_items_within_a_bound(
 def test_a_reply_the_worker_sends_later_is_the_restaurants_last_activity(
     live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker
 ):
-    say(live_client, settings, restaurant, "hi")
-    fake_twilio.wait_for(1)
-    live_runtime.catalog.purge("demo-merchant")
+    welcomed_on_a_cold_cache(live_client, live_runtime, settings, restaurant, fake_twilio)
     fake_catalog.latency = 0.3
     say(live_client, settings, restaurant, "menu")
     fake_twilio.wait_for(2, timeout=20)
@@ -222,9 +225,7 @@ def test_a_reply_the_worker_sends_later_is_the_restaurants_last_activity(
 def test_the_next_message_is_answered_while_a_worker_still_waits_on_the_catalog(
     live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker
 ):
-    say(live_client, settings, restaurant, "hi")
-    fake_twilio.wait_for(1)
-    live_runtime.catalog.purge("demo-merchant")
+    welcomed_on_a_cold_cache(live_client, live_runtime, settings, restaurant, fake_twilio)
     fake_catalog.clear_requests()
     fake_catalog.latency = 2.0
     say(live_client, settings, restaurant, "menu")  # deferred: a worker fetches the menu
@@ -242,9 +243,7 @@ def test_the_next_message_is_answered_while_a_worker_still_waits_on_the_catalog(
 def test_a_customer_who_says_stop_gets_none_of_the_replies_still_waiting(
     live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker
 ):
-    say(live_client, settings, restaurant, "hi")
-    fake_twilio.wait_for(1)
-    live_runtime.catalog.purge("demo-merchant")
+    welcomed_on_a_cold_cache(live_client, live_runtime, settings, restaurant, fake_twilio)
     fake_catalog.latency = 1.0
     say(live_client, settings, restaurant, "menu")  # deferred
     say(live_client, settings, restaurant, "STOP")
