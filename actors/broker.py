@@ -25,6 +25,7 @@ from actors.acks import JournalingRedisBroker
 from actors.middleware.jobs import JobTracking
 from actors.middleware.metrics import JobMetrics
 from actors.middleware.retries import Retries
+from actors.middleware.shape import MessageShape
 from store.redis import unconfigured_redis
 from store.settings import Settings, settings_or_exit
 
@@ -55,6 +56,8 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         # must see what Retries decided (retry, dead-letter, give up).
         JobMetrics(),
         JobTracking(),
+        # After JobTracking (its row says running, then failed), before the actor runs.
+        MessageShape(),
         Retries(
             max_retries=settings.queue_retry_attempts,
             backoff_ms=settings.queue_backoff_delay_ms,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,8 +177,10 @@ class DeadLetters:
             id=message.message_id,
             queue=q_name(queue),
             actor=message.actor_name,
-            args=list(message.args),
-            kwargs=dict(message.kwargs),
+            # A malformed message (see MessageShape) is listed too, its arguments as far
+            # as they are a list and a mapping.
+            args=list(message.args) if isinstance(message.args, list | tuple) else [],
+            kwargs=dict(message.kwargs) if isinstance(message.kwargs, Mapping) else {},
             options=dict(message.options),
             dead_lettered_at=dt.datetime.fromtimestamp(score / 1000, dt.UTC),
             redis_id=redis_id,

@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 # Templates change rarely; a day in the cache is plenty.
 TEMPLATE_TTL_MS = 24 * 3_600_000
+# A template Twilio refused (4xx) is remembered as refused this long, so that the
+# bootstraps of its restaurant do not call the Content API again (and take a rate-limit
+# slot) on every new customer; a fixed SID is picked up after this.
+REFUSED_TEMPLATE_TTL_MS = 10 * 60_000
 _REQUESTED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 RESOURCES: tuple[Resource, ...] = ("categories", "branches")
 
@@ -181,6 +185,8 @@ class WelcomeBootstrap:
             if not _rejected(error):
                 raise
             logger.warning("template %s cannot be fetched (%s); skipped", sid, error)
+            refused = {"refused": getattr(error, "status", None)}
+            self.cache.set(self.reader.keys.template(sid), refused, REFUSED_TEMPLATE_TTL_MS)
             return 0
         return 1
 

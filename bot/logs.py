@@ -72,7 +72,11 @@ class _RedactingFilter(logging.Filter):
         self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # an argument whose str() fails must not kill the caller
+            message = f"{record.msg} (its arguments could not be formatted)"
+            record.msg, record.args = message, None
         cleaned = redact(message, self.secrets)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)

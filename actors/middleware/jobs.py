@@ -56,7 +56,8 @@ class JobTracking(dramatiq.Middleware):
             return False
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        kwargs = message.kwargs or {}
+        # A malformed message's kwargs may be anything (MessageShape fails it next).
+        kwargs = message.kwargs if isinstance(message.kwargs, dict) else {}
         start_log_context(job_id=message.message_id, restaurant_id=kwargs.get("restaurant_id"))
         if not self._tracked(broker, message):
             return
@@ -65,11 +66,13 @@ class JobTracking(dramatiq.Middleware):
         now = utcnow()
         running = {
             "status": "running",
-            "started_at": now,
             "finished_at": None,
             "updated_at": now,
             "worker_id": worker_id(broker),
         }
+        if not message.options.get("retries"):
+            # `startedAt` is the job's first start: a retry keeps it.
+            running["started_at"] = now
         # The webhook writes the row before it enqueues; a message sent any other way
         # (`.send()` from a shell, a test) gets its row here.
         row = {

@@ -289,3 +289,59 @@ def test_a_permanent_catalog_error_fails_the_job_at_once(
     assert job.attempts == 1
     dead = live_runtime.redis.zcard(f"{live_runtime.settings.redis_namespace}:bootstrap.XQ")
     assert dead == 1  # SPEC §5.6: failed at once, and dead-lettered
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        (("r1", "demo-merchant", CUSTOMER, "2025-10-20T15:30:00.000Z"), {}),  # positional
+        ((), None),
+        ((), ["restaurant_id"]),
+    ],
+    ids=["positional-arguments", "null-kwargs", "list-kwargs"],
+)
+def test_a_message_whose_arguments_do_not_fit_fails_at_once_and_the_worker_goes_on(
+    live_client, live_runtime, restaurant, fake_catalog, worker, args, kwargs
+):
+    import dramatiq
+
+    from actors.bootstrap import welcome_bootstrap
+    from tests.support.processes import on_rabbitmq
+    from tests.usage_api.conftest import admin_headers
+
+    message = dramatiq.Message(
+        queue_name="bootstrap", actor_name="welcome_bootstrap", args=args, kwargs=kwargs, options={}
+    )
+    welcome_bootstrap.broker.enqueue(message)
+    job = single_job(live_runtime, "failed")
+    assert job.id == message.message_id
+    assert job.attempts == 1
+    assert "malformed message for welcome_bootstrap" in job.error
+    assert fake_catalog.request_count() == 0
+    # The worker's threads survived it: a good bootstrap still runs.
+    send_bootstrap(**payload(restaurant))
+    wait_for_jobs(live_runtime, lambda found: len(found) == 2 and found[1].status == "succeeded")
+    if not on_rabbitmq():  # the dead letters are listed on Redis only
+        with live_runtime.transaction() as session:
+            admin = admin_headers(session)
+        listed = live_client.get("/api/admin/dead-letters", headers=admin)
+        assert listed.status_code == 200
+        assert [letter["id"] for letter in listed.get_json()["data"]] == [message.message_id]
+        deleted = live_client.delete(f"/api/admin/dead-letters/{message.message_id}", headers=admin)
+        assert deleted.status_code == 204
+
+
+def test_a_template_twilio_refuses_is_not_asked_for_again_by_every_bootstrap(
+    live_runtime, restaurant, fake_twilio, fake_catalog, worker
+):
+    fake_twilio.fail(status=404, code=20404, path_regex=r"/v1/Content/")
+    send_bootstrap(**payload(restaurant))
+    first = single_job(live_runtime, "succeeded")
+    assert first.result["templates"] == 0
+    fake_twilio.clear()
+    send_bootstrap(**payload(restaurant, "+966522222222"))
+    found = wait_for_jobs(
+        live_runtime, lambda found: len(found) == 2 and found[1].status == "succeeded"
+    )
+    assert found[1].result["cacheHits"] == 2
+    assert len(fake_twilio.requests) == 0  # the refusal is remembered

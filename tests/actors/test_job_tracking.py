@@ -50,10 +50,12 @@ def test_a_failing_job_is_retried_and_ends_dead_with_its_last_error(
 ):
     live_runtime.redis.set(live_runtime.keys("test", "fail", "always"), "1")
     job_id = send_job("flaky_job", "test-flaky", name="always")
+    started = wait_until(lambda: (row := job_row(job_id)) and row.started_at)
     dead = wait_until(lambda: (row := job_row(job_id)) and row.status == "dead" and row)
     assert dead.attempts == 4  # QUEUE_RETRY_ATTEMPTS=3 retries after the first attempt
     assert dead.error == "RuntimeError: always fails on purpose"
     assert dead.finished_at is not None
+    assert dead.started_at == started  # the first attempt's start; retries keep it
 
 
 def test_a_final_state_is_parked_in_redis_while_the_database_is_down_and_applied_later(
