@@ -149,7 +149,11 @@ class CircuitBreaker:
             result = fn()
         except CatalogError as error:
             if error.trips_breaker:
-                self._record_failure(merchant_id, trial)
+                opened = self._record_failure(merchant_id, trial)
+                if opened and error.retry_after is None:
+                    # This failure opened the breaker: a retry before the cooldown ends
+                    # would only fail fast, so the caller is told when to come back.
+                    error.retry_after = self.cooldown_ms / 1000
             elif error.kind is ErrorKind.REJECTED:
                 # A 4xx is an answer: the upstream is up, even if this request was wrong.
                 if trial or number > 0:
@@ -211,19 +215,21 @@ class CircuitBreaker:
             return _CLOSED, 0
         return int(verdict), int(number)
 
-    def _record_failure(self, merchant_id: str, trial: bool) -> None:
+    def _record_failure(self, merchant_id: str, trial: bool) -> bool:
+        """Count a failure; return True when it opened the breaker."""
         args = (self.failure_threshold, self.cooldown_ms, self.memory_ms, int(trial), merchant_id)
         try:
             opened = self._failed(keys=self._all_keys(merchant_id), args=args)
         except redis.RedisError as error:
             self._log_outage(merchant_id, error)
-            return
+            return False
         if opened:
             logger.warning(
                 "catalog circuit breaker opened for merchant %s for %d ms",
                 merchant_id,
                 self.cooldown_ms,
             )
+        return bool(opened)
 
     def _record_success(self, merchant_id: str, trial: bool) -> None:
         try:

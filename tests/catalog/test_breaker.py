@@ -56,6 +56,17 @@ def test_the_breaker_opens_after_the_configured_consecutive_failures(
     assert small_catalog.request_count(CATEGORIES) == 3
 
 
+def test_the_failure_that_opens_the_breaker_says_when_to_come_back(
+    breaker: CircuitBreaker, client: CatalogClient, small_catalog: CatalogServer
+) -> None:
+    small_catalog.fail(CATEGORIES, status=500)
+    fail_times(breaker, client, 2)
+    with pytest.raises(CatalogError) as opening:
+        fetch(breaker, client)
+    assert opening.value.status == 500  # the upstream's own error, not a fail-fast one
+    assert opening.value.retry_after == breaker.cooldown_ms / 1000
+
+
 def test_an_open_breaker_fails_fast_without_calling_upstream(
     breaker: CircuitBreaker, client: CatalogClient, small_catalog: CatalogServer
 ) -> None:
