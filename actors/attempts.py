@@ -14,3 +14,9 @@ def last_attempt() -> bool:
     if message is None:
         return True
     return is_last_attempt(installed_broker(), message)
+
+
+def replayed() -> bool:
+    """Return True when the current message was replayed from the dead letters."""
+    message = CurrentMessage.get_current_message()
+    return bool(message is not None and message.options.get("replayed"))

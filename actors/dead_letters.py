@@ -146,6 +146,7 @@ class DeadLetters:
         options = {k: v for k, v in letter.options.items() if k not in _RUN_OPTIONS}
         new_id = str(uuid.uuid4())
         options["redis_message_id"] = new_id
+        options["replayed"] = True  # an actor may prepare for it (see deliver_message)
         message: dramatiq.Message[Any] = dramatiq.Message(
             queue_name=letter.queue,
             actor_name=letter.actor,

@@ -5,26 +5,37 @@ from __future__ import annotations
 import dramatiq
 
 from actors import progress
-from actors.attempts import last_attempt
+from actors.attempts import last_attempt, replayed
 from actors.broker import installed_broker
 from actors.context import current_runtime
+from actors.errors import PermanentError
 from bot.deferred import send_deferred
-from bot.delivery import redeliver
+from bot.delivery import SendRefused, redeliver, reopen
 
 installed_broker()
 
 
 @dramatiq.actor(queue_name="delivery", tracked=True)
 def deliver_message(message_id: int) -> None:
-    """Send outbox row `message_id` again (its first send failed); idempotent."""
+    """Send outbox row `message_id` again (its first send failed); idempotent.
+
+    Retryable failures are retried with backoff until the row is sent or the job is dead
+    (in the dead letters, where an operator can replay it once Twilio is back); a refusal
+    fails the job at once.
+    """
     runtime = current_runtime()
-    outcome = redeliver(
-        runtime.sessions,
-        runtime.worker_messenger,
-        message_id,
-        final=last_attempt(),
-        retry_delay_ms=runtime.settings.queue_backoff_delay_ms,
-    )
+    if replayed():
+        reopen(runtime.sessions, message_id)
+    try:
+        outcome = redeliver(
+            runtime.sessions,
+            runtime.worker_messenger,
+            message_id,
+            final=last_attempt(),
+            retry_delay_ms=runtime.settings.queue_backoff_delay_ms,
+        )
+    except SendRefused as error:
+        raise PermanentError(str(error)) from None
     progress.result({"messageId": message_id, "outcome": outcome})
 
 

@@ -11,18 +11,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox
 from bot.messenger import Messenger
-from bot.reception import schedule_delivery
+from bot.reception import schedule_deliveries
+from bot.send_errors import Verdict
 from store.models import Message
 from store.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
-# A queued row whose retry is this late has lost its job (e.g. enqueued while Redis was down).
-RELAY_GRACE = dt.timedelta(minutes=5)
+
+class SendFailed(dramatiq.errors.Retry):
+    """A retryable send failure: the delivery job raises it so Dramatiq retries with backoff,
+    and on its last attempt so that the job ends `dead`, in the dead letters.
+
+    (A `Retry`, so Dramatiq's worker does not log each expected retry as an error with a
+    traceback; the retry itself follows our backoff like any failure.)
+    """
 
 
-class SendFailed(Exception):
-    """A retryable send failure: the delivery job raises it so Dramatiq retries with backoff."""
+class SendRefused(Exception):
+    """Twilio refused the send for good (or a timed-out send may have arrived): no retry."""
 
 
 def redeliver(
@@ -36,7 +43,9 @@ def redeliver(
     """Send outbox row `message_id` if still unsent; return what happened.
 
     Raises:
-      SendFailed: The send failed in a way worth retrying (and this is not the final try).
+      SendFailed: The send failed in a way worth retrying: retried by the delivery job's
+        backoff, or, on its final try, the job is dead (the row is then `failed`).
+      SendRefused: The send failed for good (the row is `failed`).
     """
     with sessions() as session, session.begin():
         item = outbox.claim(session, message_id)
@@ -46,10 +55,32 @@ def redeliver(
     with sessions() as session, session.begin():
         retry = outbox.record(session, attempts, retry_delay_ms=retry_delay_ms, final=final)
     failure = attempts[0].failure
-    if retry:
-        assert failure is not None
-        raise SendFailed(f"outbound message {message_id}: {failure.code} {failure.message}")
-    return "sent" if failure is None else f"gave up: {failure.code}"
+    if failure is None:
+        return "sent"
+    what = f"outbound message {message_id}: {failure.code} {failure.message}"
+    if retry or (final and failure.verdict is Verdict.RETRY):
+        raise SendFailed(what)
+    raise SendRefused(f"{what}; not retried")
+
+
+def reopen(sessions: sessionmaker[Session], message_id: int) -> bool:
+    """Make a `failed`, never-sent row sendable again (an operator replayed its delivery
+    from the dead letters); return True when it was reopened."""
+    with sessions() as session, session.begin():
+        reopened = session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                Message.direction == "outbound",
+                Message.status == "failed",
+                Message.sid.is_(None),
+            )
+            .values(status="queued", next_attempt_at=None, updated_at=utcnow())
+            .returning(Message.id)
+        ).first()
+    if reopened is not None:
+        logger.info("outbound message %s reopened for a replayed delivery", message_id)
+    return reopened is not None
 
 
 def relay_outbox(sessions: sessionmaker[Session], broker: dramatiq.Broker) -> int:
@@ -59,6 +90,7 @@ def relay_outbox(sessions: sessionmaker[Session], broker: dramatiq.Broker) -> in
     once at most). Returns the number of rows handed to the delivery actor.
     """
     now = utcnow()
+    lost_before = now - outbox.RELAY_GRACE
     with sessions() as session, session.begin():
         stale = session.scalars(
             select(Message.id).where(
@@ -75,8 +107,8 @@ def relay_outbox(sessions: sessionmaker[Session], broker: dramatiq.Broker) -> in
                 Message.direction == "outbound",
                 Message.status == "queued",
                 or_(
-                    Message.next_attempt_at < now - RELAY_GRACE,
-                    Message.next_attempt_at.is_(None) & (Message.created_at < now - RELAY_GRACE),
+                    Message.next_attempt_at < lost_before,
+                    Message.next_attempt_at.is_(None) & (Message.created_at < lost_before),
                 ),
             )
             .order_by(Message.id)
@@ -86,8 +118,8 @@ def relay_outbox(sessions: sessionmaker[Session], broker: dramatiq.Broker) -> in
             session.execute(
                 update(Message).where(Message.id == message_id).values(next_attempt_at=now)
             )
-    for message_id in due:
-        schedule_delivery(broker, message_id, 0)
+    if due:
+        schedule_deliveries(broker, sessions.begin, list(due), 0)
     if due or stale:
         logger.info(
             "relay: %d outbound message(s) re-enqueued, %d stale claim(s)", len(due), len(stale)
@@ -106,7 +138,7 @@ def _release_stale_claim(session: Session, message_id: int, now: dt.datetime) ->
             send_timeouts=Message.send_timeouts + 1,
             error_code="timeout",
             error_message="the sender stopped before recording the result",
-            next_attempt_at=now - RELAY_GRACE - dt.timedelta(seconds=1),
+            next_attempt_at=now - outbox.RELAY_GRACE - dt.timedelta(seconds=1),
             updated_at=now,
         )
     )

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 MAX_TIMEOUTS = 2
 # A row claimed for sending longer ago than this belongs to a sender that died.
 STALE_CLAIM = dt.timedelta(minutes=2)
+# A queued row whose retry is this late has lost its job (the relay re-enqueues it).
+RELAY_GRACE = dt.timedelta(minutes=5)
 
 
 _NOW = bindparam("now", type_=Message.created_at.type)
@@ -195,6 +197,17 @@ def record(
         if failure.verdict is Verdict.OPT_OUT and attempt.item.customer_id is not None:
             opt_out(db, attempt.item.customer_id, now)
     return retry
+
+
+def mark_for_relay(db: Session | Connection, message_ids: list[int]) -> None:
+    """Mark queued rows whose retry could not be enqueued (Redis down) as lost, so the
+    relay's next tick re-enqueues them instead of waiting out its grace period."""
+    lost = utcnow() - RELAY_GRACE - dt.timedelta(seconds=1)
+    db.execute(
+        update(Message)
+        .where(Message.id.in_(message_ids), Message.status == "queued")
+        .values(next_attempt_at=lost)
+    )
 
 
 def _connection(db: Session | Connection) -> Connection:

@@ -120,12 +120,27 @@ class Reception:
         with self.autocommit() as connection:
             retry = outbox.record(connection, attempts, retry_delay_ms=delay)
             jobs.mark_enqueued(connection, enqueued)
-        for message_id in retry:
-            schedule_delivery(self.broker, message_id, delay)
+        if retry:
+            schedule_deliveries(self.broker, self.autocommit, retry, delay)
 
 
-def schedule_delivery(broker: dramatiq.Broker, message_id: int, delay_ms: int) -> None:
-    """Enqueue a retry of an outbox row; the relay finds the row if this enqueue fails."""
+def schedule_deliveries(
+    broker: dramatiq.Broker,
+    connect: Callable[[], AbstractContextManager[Session | Connection]],
+    message_ids: list[int],
+    delay_ms: int,
+) -> None:
+    """Enqueue retries of outbox rows; rows whose enqueue fails are marked for the relay."""
+    lost = [m for m in message_ids if not _schedule_delivery(broker, m, delay_ms)]
+    if lost:
+        logger.warning(
+            "retry of outbound message(s) %s not enqueued; the relay will pick them up", lost
+        )
+        with connect() as db:
+            outbox.mark_for_relay(db, lost)
+
+
+def _schedule_delivery(broker: dramatiq.Broker, message_id: int, delay_ms: int) -> bool:
     name, queue = jobs.DELIVER_MESSAGE
     message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=queue,
@@ -137,8 +152,6 @@ def schedule_delivery(broker: dramatiq.Broker, message_id: int, delay_ms: int) -
     try:
         broker.enqueue(message, delay=delay_ms)
     except Exception as error:
-        logger.warning(
-            "retry of outbound message %s not enqueued (%s); the relay will pick it up",
-            message_id,
-            type(error).__name__,
-        )
+        logger.debug("enqueue of delivery %s failed: %s", message_id, error)
+        return False
+    return True

@@ -231,3 +231,39 @@ def test_a_status_callback_with_a_bad_signature_is_403(live_client):
         headers={"X-Twilio-Signature": "bad"},
     )
     assert response.status_code == 403
+
+
+def test_a_send_failing_past_every_retry_is_a_dead_job_that_an_operator_replays(
+    live_client, live_runtime, settings, restaurant, fake_twilio, worker
+):
+    from store.models import Job
+    from tests.support.processes import on_rabbitmq
+    from tests.usage_api.conftest import admin_headers
+
+    if on_rabbitmq():
+        pytest.skip("dead letters are listed on Redis only")
+    fake_twilio.fail(status=503, code=20503)  # Twilio down for longer than every retry
+    first_message(live_client, settings, restaurant)
+
+    def delivery_job():
+        with live_runtime.transaction() as session:
+            return session.scalars(select(Job).where(Job.actor == "deliver_message")).first()
+
+    assert wait_until(lambda: (job := delivery_job()) is not None and job.status == "dead")
+    job = delivery_job()
+    assert job.attempts == settings.queue_retry_attempts + 1
+    assert "20503" in job.error
+    [row] = outbound(live_runtime)
+    assert (row.status, row.sid) == ("failed", None)
+    with live_runtime.transaction() as session:
+        admin = admin_headers(session)
+    letters = live_client.get("/api/admin/dead-letters", headers=admin).get_json()["data"]
+    assert [letter["id"] for letter in letters] == [job.id]
+
+    fake_twilio.clear_faults()  # Twilio is back; the operator replays the delivery
+    replay = live_client.post(f"/api/admin/dead-letters/{job.id}/retry", headers=admin)
+    assert replay.status_code == 202
+    assert wait_until(lambda: delivery_job().status == "succeeded")
+    [row] = outbound(live_runtime)
+    assert row.status == "sent"
+    assert len(fake_twilio.sent()) == 1

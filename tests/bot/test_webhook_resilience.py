@@ -107,6 +107,30 @@ def test_with_redis_down_the_message_is_stored_welcomed_and_its_job_enqueued_lat
         runtime.close()
 
 
+def test_a_welcome_that_failed_while_redis_was_down_too_is_relayed_at_the_next_tick(
+    settings, engine, live_runtime, restaurant, fake_twilio
+):
+    from bot.delivery import relay_outbox
+
+    with EmbeddedRedis() as private:
+        runtime = Runtime(settings.replace(redis_url=private.url), engine=engine)
+        client = create_app(runtime=runtime).test_client()
+        private.stop()
+        fake_twilio.fail(status=503, code=20503, times=1)  # Twilio down as well
+
+        form = inbound_form(to=restaurant.whatsapp_number, sender=CUSTOMER)
+        assert post_signed(client, settings.twilio_auth_token, form).status_code == 200
+        with live_runtime.transaction() as session:
+            row = session.scalars(select(Message).where(Message.direction == "outbound")).one()
+        assert row.status == "queued"  # its retry could not be enqueued either
+
+        private.start()  # Redis is back: the relay's next tick hands the retry over
+        assert relay_outbox(runtime.sessions, runtime.broker) == 1
+        queue = f"{settings.redis_namespace}:delivery"
+        assert runtime.redis.llen(queue) + runtime.redis.llen(f"{queue}.DQ") == 1
+        runtime.close()
+
+
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
 
 
