@@ -11,6 +11,7 @@ before the actor runs; such a message is given up as permanently failed (its job
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,11 @@ class MalformedMessage(PermanentError, MiddlewareError):
     """The message's arguments cannot be passed to its actor."""
 
 
+@functools.cache
+def _signature(fn: Any) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
 def shape_problem(fn: Any, args: Any, kwargs: Any) -> str | None:
     """Return why `fn(*args, **kwargs)` cannot be called, or None when it can."""
     if not isinstance(args, list | tuple):
@@ -32,7 +38,7 @@ def shape_problem(fn: Any, args: Any, kwargs: Any) -> str | None:
     if not isinstance(kwargs, Mapping):
         return f"kwargs must be a mapping, not {type(kwargs).__name__}"
     try:
-        inspect.signature(fn).bind(*args, **kwargs)
+        _signature(fn).bind(*args, **kwargs)
     except TypeError as error:
         return str(error)
     return None
