@@ -9,7 +9,7 @@ from bot.cli.common import Group, command_transaction
 from bot.context import runtime
 from store import credentials
 from store.models import ApiKey, PersonalAccessToken, Restaurant
-from store.restaurants import create_restaurant
+from store.restaurants import create_restaurant, update_restaurant
 
 DEMO_RESTAURANT_ID = "demo"
 DEMO_NAME = "Al Diwan Grill / مطعم الديوان"
@@ -29,7 +29,18 @@ def demo() -> None:
 def seed() -> None:
     """Seed the demo; the previous demo PAT and admin key are revoked (only hashes are kept)."""
     with command_transaction() as session:
-        if session.get(Restaurant, DEMO_RESTAURANT_ID) is None:
+        demo_restaurant = session.get(Restaurant, DEMO_RESTAURANT_ID)
+        if demo_restaurant is not None and not (
+            demo_restaurant.is_active
+            and demo_restaurant.bot is not None
+            and demo_restaurant.bot.enabled
+        ):
+            # The credentials printed next must reach a bot that answers.
+            update_restaurant(
+                session, runtime().settings, DEMO_RESTAURANT_ID, is_active=True, bot_enabled=True
+            )
+            click.echo("the demo restaurant was inactive or its bot disabled: turned on", err=True)
+        if demo_restaurant is None:
             create_restaurant(
                 session,
                 runtime().settings,

@@ -228,6 +228,18 @@ def test_demo_seed_is_idempotent_and_issues_fresh_credentials_each_run(runner, d
     assert keys[1].token_hash == hash_token(value(second.stdout, "Admin key"))
 
 
+def test_demo_seed_turns_a_switched_off_demo_back_on(runner, db_session):
+    invoke(runner, "demo", "seed")
+    invoke(runner, "restaurants", "update", "demo", "--inactive", "--bot-disabled")
+    again = invoke(runner, "demo", "seed")
+    assert again.exit_code == 0
+    assert "turned on" in again.stderr
+    db_session.expire_all()
+    restaurant = db_session.get(Restaurant, "demo")
+    assert restaurant.is_active
+    assert restaurant.bot.enabled
+
+
 def flask_command(tmp_path, *args, **env_changes):
     """Run `flask --app bot ARGS` in a process of its own; None in `env_changes` unsets."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
