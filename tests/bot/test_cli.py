@@ -19,6 +19,14 @@ def invoke(runner, *args):
     return runner.invoke(args=list(args))
 
 
+def assert_serving(db_session, restaurant_id):
+    """The restaurant is active and its bot enabled, as the database has it now."""
+    db_session.expire_all()
+    restaurant = db_session.get(Restaurant, restaurant_id)
+    assert restaurant.is_active
+    assert restaurant.bot.enabled
+
+
 def count(db_session, model):
     return db_session.scalar(select(func.count()).select_from(model))
 
@@ -113,10 +121,7 @@ def test_contradicting_flags_are_refused_and_change_nothing(runner, db_session):
         result = invoke(runner, "restaurants", "update", "r1", *pair)
         assert result.exit_code == 1
         assert "contradict each other" in result.stderr
-    db_session.expire_all()
-    restaurant = db_session.get(Restaurant, "r1")
-    assert restaurant.is_active
-    assert restaurant.bot.enabled
+    assert_serving(db_session, "r1")
 
 
 @pytest.mark.parametrize(
@@ -234,10 +239,7 @@ def test_demo_seed_turns_a_switched_off_demo_back_on(runner, db_session):
     again = invoke(runner, "demo", "seed")
     assert again.exit_code == 0
     assert "turned on" in again.stderr
-    db_session.expire_all()
-    restaurant = db_session.get(Restaurant, "demo")
-    assert restaurant.is_active
-    assert restaurant.bot.enabled
+    assert_serving(db_session, "demo")
 
 
 def flask_command(tmp_path, *args, **env_changes):
