@@ -37,6 +37,12 @@ def recover() -> None:
     recovery.recover_lost_jobs(runtime, runtime.broker)
 
 
+def requeue_stranded() -> None:
+    """Enqueue again the jobs whose message Redis lost (a restart without persistence)."""
+    runtime = current_runtime()
+    recovery.requeue_stranded_jobs(runtime, runtime.broker)
+
+
 def clean_up() -> tuple[int, int]:
     """Delete job rows and clear message bodies past their retention; return the counts."""
     runtime = current_runtime()

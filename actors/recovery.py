@@ -8,13 +8,22 @@ exactly the queues they held messages of. `recover_lost_jobs` then corrects the 
 those workers left `running`: back to `queued` (their message is back in its queue), or
 to the final state the worker had journaled before it died.
 
-On RabbitMQ neither is needed: the server redelivers a consumer's unacknowledged messages
-as soon as its connection drops, and the next attempt rewrites the row.
+`requeue_stranded_jobs` covers a Redis that came back empty (a restart or failover
+without persistence): the messages it held are gone, and their job rows would stay
+`queued` for ever. Jobs queued for more than `STRANDED_AFTER` whose message is in none of
+their queue's hashes are enqueued again, with their own ids. A job merely waiting in a
+long backlog still has its message there and is left alone.
+
+On RabbitMQ none of this is needed: the server redelivers a consumer's unacknowledged
+messages as soon as its connection drops, keeps its queues on disk, and the next attempt
+rewrites the row.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 from typing import Any
 
 import dramatiq
@@ -23,10 +32,17 @@ from dramatiq.common import current_millis
 from sqlalchemy import select, update
 
 from actors.job_states import JOURNAL, JobChange, write_changes
+from bot.jobs import enqueue
 from store.models import Job
 from store.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
+
+# A job queued this long is checked for a message Redis may have lost.
+STRANDED_AFTER = dt.timedelta(minutes=10)
+# Jobs checked in one pass (the oldest first).
+MAX_REQUEUED = 5000
+_MESSAGE_ID = re.compile(rb'"message_id"\s*:\s*"([^"]+)"')
 
 
 def dead_workers(broker: RedisBroker) -> list[str]:
@@ -70,6 +86,49 @@ def sweep_dead_workers(broker: dramatiq.Broker) -> int:
     if queues:
         logger.warning("recovery: re-queued dead workers' messages on %s", ", ".join(queues))
     return len(queues)
+
+
+def requeue_stranded_jobs(runtime: Any, broker: dramatiq.Broker) -> int:
+    """Enqueue again the jobs queued for long whose message Redis no longer holds; return
+    how many."""
+    if not isinstance(broker, RedisBroker):
+        return 0
+    now = utcnow()
+    cutoff = now - STRANDED_AFTER
+    with runtime.sessions() as session:
+        candidates = session.scalars(
+            select(Job)
+            .where(Job.status == "queued", Job.enqueued_at < cutoff, Job.updated_at < cutoff)
+            .order_by(Job.created_at)
+            .limit(MAX_REQUEUED)
+        ).all()
+        session.expunge_all()
+    if not candidates:
+        return 0
+    held = _held_message_ids(broker, {job.queue for job in candidates})
+    requeued = enqueue(broker, [job for job in candidates if job.id not in held])
+    if requeued:
+        with runtime.transaction() as session:
+            session.execute(update(Job).where(Job.id.in_(requeued)).values(updated_at=now))
+        logger.warning(
+            "recovery: %d queued job(s) whose message Redis no longer held enqueued again",
+            len(requeued),
+        )
+    return len(requeued)
+
+
+def _held_message_ids(broker: RedisBroker, queues: set[str]) -> set[str]:
+    """Return the ids of every message Redis holds for `queues`: waiting, delayed, or
+    fetched by a worker and not yet acknowledged (all stay in the `.msgs` hashes)."""
+    held = set()
+    for queue in queues:
+        for suffix in (".msgs", ".DQ.msgs"):
+            key = f"{broker.namespace}:{queue}{suffix}"
+            for _, raw in broker.client.hscan_iter(key, count=1000):
+                found = _MESSAGE_ID.search(raw)
+                if found:
+                    held.add(found.group(1).decode())
+    return held
 
 
 def recover_lost_jobs(runtime: Any, broker: dramatiq.Broker) -> int:

@@ -58,6 +58,8 @@ def periodic_jobs() -> list[Ticks]:
         # run again within about 20 s.
         Ticks("recover", 5, maintenance.recover),
         Ticks("relay", 5, maintenance.relay),
+        # Every minute: jobs whose message Redis lost (it scans the queues' hashes).
+        Ticks("stranded", 60, maintenance.requeue_stranded),
         Ticks("cleanup", 3600, maintenance.clean_up),
     ]
 

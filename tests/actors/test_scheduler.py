@@ -54,6 +54,7 @@ def test_the_scheduler_runs_recovery_relay_and_cleanup():
     assert {ticks.name: ticks.every_s for ticks in periodic_jobs()} == {
         "recover": 5,
         "relay": 5,
+        "stranded": 60,
         "cleanup": 3600,
     }
 
@@ -119,3 +120,37 @@ def test_the_sweep_requeues_what_a_dead_worker_held_on_any_queue(runtime_in_use,
     assert recovery.sweep_dead_workers(broker) == 1
     assert client.lrange(f"{ns}:undeclared-queue", 0, -1) == [b"m1"]
     assert not client.exists(f"{ns}:__acks__.dead-worker.undeclared-queue")
+
+
+@redis_broker_only
+def test_jobs_whose_message_redis_lost_are_enqueued_again(runtime_in_use, broker):
+    from bot.jobs import enqueue
+
+    client, ns = broker.client, broker.namespace
+    long_ago = utcnow() - dt.timedelta(minutes=11)
+    with runtime_in_use.transaction() as session:
+        for job_id, status, enqueued_at in [
+            ("waiting", "queued", long_ago),  # its message is in Redis: left alone
+            ("stranded", "queued", long_ago),  # its message is lost: enqueued again
+            ("recent", "queued", utcnow()),  # too recent to judge
+            ("deferred", "queued", None),  # never enqueued: the relay's job, not this one
+            ("done", "succeeded", long_ago),
+        ]:
+            session.add(
+                Job(
+                    id=job_id,
+                    actor="flaky_job",
+                    queue="test-flaky",
+                    status=status,
+                    payload={"kwargs": {"name": job_id}},
+                    enqueued_at=enqueued_at,
+                    created_at=long_ago,
+                    updated_at=enqueued_at or long_ago,
+                )
+            )
+    with runtime_in_use.read_transaction() as session:
+        assert enqueue(broker, [session.get(Job, "waiting")]) == ["waiting"]
+    assert recovery.requeue_stranded_jobs(runtime_in_use, broker) == 1
+    held = b" ".join(client.hvals(f"{ns}:test-flaky.msgs"))
+    assert b"stranded" in held
+    assert recovery.requeue_stranded_jobs(runtime_in_use, broker) == 0  # now held, and fresh
