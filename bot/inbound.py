@@ -133,6 +133,8 @@ class Inbox:
         opted_out_at = customer.opted_out_at
         if intent.kind == "stop":
             opted_out_at = now
+            if conversation.pending_replies:
+                reply.cancel_waiting(conversation)
             reply.text(texts.OPTED_OUT.format(restaurant=tenant.name))
         elif intent.kind == "start":
             opted_out_at = None
@@ -262,6 +264,16 @@ class _Replies:
         }
         job = jobs.add_job(self.session, jobs.WELCOME_BOOTSTRAP, payload, restaurant_id=tenant.id)
         self.receipt.jobs.append(job)
+
+    def cancel_waiting(self, conversation: _Conversation) -> None:
+        """Drop the replies still waiting for a worker: the customer said STOP after them
+        (a quick START must not bring them back)."""
+        self.session.connection().execute(
+            update(Message)
+            .where(Message.conversation_id == conversation.id, Message.reply_intent.is_not(None))
+            .values(reply_intent=None)
+        )
+        conversation.pending_replies = 0
 
     def flow(
         self, conversation: _Conversation, intent: flow.Intent, catalog: flow.CatalogView

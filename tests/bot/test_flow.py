@@ -240,20 +240,26 @@ def test_the_next_message_is_answered_while_a_worker_still_waits_on_the_catalog(
     assert sent[2]["Body"].splitlines()[0] == categories[1]["name"]
 
 
+@pytest.mark.parametrize("after", [["STOP"], ["STOP", "START"]], ids=["stop", "stop-then-start"])
 def test_a_customer_who_says_stop_gets_none_of_the_replies_still_waiting(
-    live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker
+    live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker, after
 ):
+    from store.models import Job
+
     welcomed_on_a_cold_cache(live_client, live_runtime, settings, restaurant, fake_twilio)
     fake_catalog.latency = 1.0
-    say(live_client, settings, restaurant, "menu")  # deferred
-    say(live_client, settings, restaurant, "STOP")
-    sent = fake_twilio.wait_for(2)
+    say(live_client, settings, restaurant, "menu")  # deferred: a worker fetches the menu
+    for text in after:
+        say(live_client, settings, restaurant, text)
+    sent = fake_twilio.wait_for(1 + len(after))
     assert sent[1]["Body"].startswith("You will no longer receive messages")
 
-    def settled():
+    def deferred_job_done():
         with live_runtime.transaction() as session:
-            return session.scalars(select(Conversation.pending_replies)).one() == 0
+            job = session.scalars(select(Job).where(Job.actor == "send_deferred_replies")).one()
+            return job.status == "succeeded"
 
-    assert wait_until(settled, timeout=30)
-    time.sleep(0.5)  # a menu sent after the job settled would show up by now
-    assert len(fake_twilio.sent()) == 2
+    assert wait_until(deferred_job_done, timeout=30)
+    time.sleep(0.3)  # a reply sent by that job would have arrived by now
+    assert len(fake_twilio.sent()) == 1 + len(after)
+    assert not any(m["Body"].startswith("Our menu") for m in fake_twilio.sent())
