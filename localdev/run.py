@@ -143,6 +143,11 @@ class LocalService:
             time.sleep(0.3)
         raise SystemExit(f"make run: {url}/readyz did not answer 200 in {READY_TIMEOUT_S}s")
 
+    @property
+    def started_anything(self) -> bool:
+        """Whether there is anything of ours to stop."""
+        return bool(self.processes) or self.redis is not None or self.catalog is not None
+
     def check_children(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None and not self.stopping.is_set():
@@ -229,7 +234,8 @@ def main() -> None:
         while not service.stopping.wait(0.5):
             service.check_children()
     finally:
-        say("make run: stopping…")
+        if service.started_anything:
+            say("make run: stopping…")
         service.stop()
 
 
