@@ -16,8 +16,10 @@ installed_broker()
 
 
 @dramatiq.actor(queue_name="delivery", tracked=True)
-def deliver_message(message_id: int) -> None:
+def deliver_message(message_id: int, restaurant_id: str | None = None) -> None:
     """Send outbox row `message_id` again (its first send failed); idempotent.
+
+    `restaurant_id` is for the job row only (an owner sees their restaurant's deliveries).
 
     Retryable failures are retried with backoff until the row is sent or the job is dead
     (in the dead letters, where an operator can replay it once Twilio is back); a refusal

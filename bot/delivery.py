@@ -101,8 +101,8 @@ def relay_outbox(sessions: sessionmaker[Session], broker: dramatiq.Broker) -> in
         ).all()
         for message_id in stale:
             _release_stale_claim(session, message_id, now)
-        due = session.scalars(
-            select(Message.id)
+        due = session.execute(
+            select(Message.id, Message.restaurant_id)
             .where(
                 Message.direction == "outbound",
                 Message.status == "queued",
@@ -114,12 +114,12 @@ def relay_outbox(sessions: sessionmaker[Session], broker: dramatiq.Broker) -> in
             .order_by(Message.id)
             .limit(500)
         ).all()
-        for message_id in due:
+        for message_id, _ in due:
             session.execute(
                 update(Message).where(Message.id == message_id).values(next_attempt_at=now)
             )
     if due:
-        schedule_deliveries(broker, sessions.begin, list(due), 0)
+        schedule_deliveries(broker, sessions.begin, [(m, r) for m, r in due], 0)
     if due or stale:
         logger.info(
             "relay: %d outbound message(s) re-enqueued, %d stale claim(s)", len(due), len(stale)

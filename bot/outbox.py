@@ -74,6 +74,7 @@ class OutboxItem:
     message_id: int
     customer_id: int | None
     outgoing: Outgoing
+    restaurant_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def add_outbound(
         )
         .scalar_one()
     )
-    return OutboxItem(message_id, customer_id, outgoing)
+    return OutboxItem(message_id, customer_id, outgoing, restaurant_id)
 
 
 def send(messenger: Messenger, items: list[OutboxItem]) -> list[Attempt]:
@@ -267,7 +268,7 @@ def claim(session: Session, message_id: int) -> OutboxItem | None:
         content_sid=message.content_sid,
         content_variables=variables,
     )
-    return OutboxItem(message.id, customer.id, outgoing)
+    return OutboxItem(message.id, customer.id, outgoing, message.restaurant_id)
 
 
 def retry_delay_ms(base_ms: int, attempt: int, cap_ms: int) -> int:

@@ -121,17 +121,20 @@ class Reception:
             retry = outbox.record(connection, attempts, retry_delay_ms=delay)
             jobs.mark_enqueued(connection, enqueued)
         if retry:
-            schedule_deliveries(self.broker, self.autocommit, retry, delay)
+            restaurant_of = {item.message_id: item.restaurant_id for item in receipt.to_send}
+            deliveries = [(message_id, restaurant_of.get(message_id)) for message_id in retry]
+            schedule_deliveries(self.broker, self.autocommit, deliveries, delay)
 
 
 def schedule_deliveries(
     broker: dramatiq.Broker,
     connect: Callable[[], AbstractContextManager[Session | Connection]],
-    message_ids: list[int],
+    deliveries: list[tuple[int, str | None]],
     delay_ms: int,
 ) -> None:
-    """Enqueue retries of outbox rows; rows whose enqueue fails are marked for the relay."""
-    lost = [m for m in message_ids if not _schedule_delivery(broker, m, delay_ms)]
+    """Enqueue retries of outbox rows (message id, restaurant id); rows whose enqueue
+    fails are marked for the relay."""
+    lost = [m for m, restaurant in deliveries if not _schedule(broker, m, restaurant, delay_ms)]
     if lost:
         logger.warning(
             "retry of outbound message(s) %s not enqueued; the relay will pick them up", lost
@@ -140,13 +143,15 @@ def schedule_deliveries(
             outbox.mark_for_relay(db, lost)
 
 
-def _schedule_delivery(broker: dramatiq.Broker, message_id: int, delay_ms: int) -> bool:
+def _schedule(
+    broker: dramatiq.Broker, message_id: int, restaurant_id: str | None, delay_ms: int
+) -> bool:
     name, queue = jobs.DELIVER_MESSAGE
     message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=queue,
         actor_name=name,
         args=(),
-        kwargs={"message_id": message_id},
+        kwargs={"message_id": message_id, "restaurant_id": restaurant_id},
         options={},
     )
     try:

@@ -251,6 +251,7 @@ def test_a_send_failing_past_every_retry_is_a_dead_job_that_an_operator_replays(
 
     assert wait_until(lambda: (job := delivery_job()) is not None and job.status == "dead")
     job = delivery_job()
+    assert job.restaurant_id == restaurant.id  # the owner sees it among their jobs
     assert job.attempts == settings.queue_retry_attempts + 1
     assert "20503" in job.error
     [row] = outbound(live_runtime)
@@ -258,7 +259,9 @@ def test_a_send_failing_past_every_retry_is_a_dead_job_that_an_operator_replays(
     with live_runtime.transaction() as session:
         admin = admin_headers(session)
     letters = live_client.get("/api/admin/dead-letters", headers=admin).get_json()["data"]
-    assert [letter["id"] for letter in letters] == [job.id]
+    assert [(letter["id"], letter["restaurantId"]) for letter in letters] == [
+        (job.id, restaurant.id)
+    ]
 
     fake_twilio.clear_faults()  # Twilio is back; the operator replays the delivery
     replay = live_client.post(f"/api/admin/dead-letters/{job.id}/retry", headers=admin)
