@@ -178,14 +178,25 @@ class DeadLetters:
             id=message.message_id,
             queue=q_name(queue),
             actor=message.actor_name,
-            # A malformed message (see MessageShape) is listed too, its arguments as far
-            # as they are a list and a mapping.
-            args=list(message.args) if isinstance(message.args, list | tuple) else [],
-            kwargs=dict(message.kwargs) if isinstance(message.kwargs, Mapping) else {},
+            # A malformed message (see MessageShape) is listed too, with what it carried.
+            args=_as_list(message.args),
+            kwargs=_as_mapping(message.kwargs),
             options=dict(message.options),
             dead_lettered_at=dt.datetime.fromtimestamp(score / 1000, dt.UTC),
             redis_id=redis_id,
         )
+
+
+def _as_list(args: Any) -> list[Any]:
+    if isinstance(args, list | tuple):
+        return list(args)
+    return [] if args is None else [args]
+
+
+def _as_mapping(kwargs: Any) -> dict[str, Any]:
+    if isinstance(kwargs, Mapping):
+        return dict(kwargs)
+    return {} if kwargs is None else {"__not_a_mapping__": kwargs}
 
 
 def letter_json(letter: DeadLetter, job: Job | None) -> dict[str, Any]:
