@@ -197,9 +197,7 @@ def test_the_welcome_is_followed_by_items_within_a_bound(
     # A menu asked right after the welcome, before the bootstrap finished, still arrives.
     say(live_client, settings, restaurant, "hi")
     say(live_client, settings, restaurant, "menu")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and len(fake_twilio.sent()) < 2:
-        time.sleep(0.05)
+    wait_until(lambda: len(fake_twilio.sent()) >= 2, timeout=20)
     assert fake_twilio.sent()[1]["Body"].startswith("Our menu")
 
 

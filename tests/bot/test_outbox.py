@@ -8,6 +8,7 @@ from sqlalchemy import select
 from store.models import Customer, Message
 from tests.support import factories
 from tests.support.twilio import STATUS_URL, inbound_form, new_sid, post_signed
+from tests.support.waiting import wait_until
 
 CUSTOMER = "+966511111111"
 WELCOME_SID = "HX" + "2" * 32
@@ -31,15 +32,6 @@ def outbound(live_runtime):
         return session.scalars(
             select(Message).where(Message.direction == "outbound").order_by(Message.id)
         ).all()
-
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.mark.parametrize(

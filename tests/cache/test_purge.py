@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,15 +12,11 @@ from cache.keys import CacheKeys
 from cache.two_tier import TwoTierCache
 from store.redis import Keys, make_redis
 from store.settings import Settings
+from tests.support.waiting import wait_until
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.005)
-    return True
+    return bool(wait_until(predicate, timeout, interval=0.005))
 
 
 def fill(cache: TwoTierCache, keys: CacheKeys, merchant: str) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from cache.two_tier import TwoTierCache
 from localdev.embedded_redis import EmbeddedRedis
 from store.redis import make_redis
 from tests.cache.conftest import CountingLoader
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -116,9 +116,4 @@ def test_the_purge_listener_clears_the_local_tier_when_it_reconnects(
 
 
 def wait_until_unsubscribed(cache: TwoTierCache) -> bool:
-    deadline = time.monotonic() + 5
-    while cache.listener.subscribed.is_set():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
+    return bool(wait_until(lambda: not cache.listener.subscribed.is_set(), 5, interval=0.01))

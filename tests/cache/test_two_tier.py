@@ -6,7 +6,6 @@ import itertools
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -16,6 +15,7 @@ from cache.base import MISSING
 from cache.single_flight import LoadLock, lock_key
 from cache.two_tier import TwoTierCache
 from tests.cache.conftest import LOCAL_TTL_MS, CountingLoader, FakeClock
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -24,12 +24,7 @@ def key(keys) -> str:
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.005)
-    return True
+    return bool(wait_until(predicate, timeout, interval=0.005))
 
 
 def run_threads(count: int, target: Callable[[], object]) -> list[object]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 import redis
@@ -20,6 +18,7 @@ from localdev.embedded_redis import EmbeddedRedis
 from store.redis import Keys, make_redis
 from store.settings import Settings
 from tests.support.catalog_child import CatalogChild
+from tests.support.waiting import wait_until
 
 CATEGORIES = "/merchants/m1/categories"
 
@@ -32,15 +31,6 @@ def fail_times(breaker: CircuitBreaker, client: CatalogClient, times: int) -> No
     for _ in range(times):
         with pytest.raises(CatalogError):
             fetch(breaker, client)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_the_breaker_opens_after_the_configured_consecutive_failures(
@@ -147,7 +137,7 @@ def open_briefly(
     """Open the breaker with a 300 ms cooldown and wait until it is half-open."""
     server.fail(CATEGORIES, status=500, times=3)
     fail_times(short_breaker, client, 3)
-    assert wait_for(lambda: short_breaker.state("m1") == "half_open")
+    assert wait_until(lambda: short_breaker.state("m1") == "half_open")
     server.clear_requests()
 
 

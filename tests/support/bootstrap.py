@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,6 +9,7 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime
 from store.models import Job
+from tests.support.waiting import wait_until
 
 REQUESTED_AT = "2025-10-20T15:30:00.000Z"
 
@@ -47,12 +47,11 @@ def wait_for_jobs(
     Raises:
       AssertionError: If it does not hold within `timeout` seconds (the rows are shown).
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = bootstrap_jobs(runtime)
-        if found and predicate(found):
-            return found
-        time.sleep(0.05)
+    matched = wait_until(
+        lambda: (found := bootstrap_jobs(runtime)) and predicate(found) and found, timeout
+    )
+    if matched:
+        return matched
     states = [(job.status, job.attempts, job.error) for job in bootstrap_jobs(runtime)]
     raise AssertionError(f"bootstrap jobs never matched: {states}")
 

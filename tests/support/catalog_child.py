@@ -18,11 +18,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from store.settings import Settings
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 _FIELDS = (
@@ -109,12 +109,12 @@ def _answer(runtime: Any, command: dict[str, Any]) -> Any:
         if op == "local_has":
             return {"value": runtime.cache.local.get(command["key"]) is not MISSING}
         if op == "wait_local_gone":
-            deadline = time.monotonic() + command["timeout"]
-            while runtime.cache.local.get(command["key"]) is not MISSING:
-                if time.monotonic() >= deadline:
-                    return {"value": False}
-                time.sleep(0.005)
-            return {"value": True}
+            gone = wait_until(
+                lambda: runtime.cache.local.get(command["key"]) is MISSING,
+                command["timeout"],
+                interval=0.005,
+            )
+            return {"value": bool(gone)}
     except CatalogError as error:
         return {"error": {"type": type(error).__name__, "kind": str(error.kind)}}
     return {"error": {"type": "UnknownCommand", "kind": op}}
