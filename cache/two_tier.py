@@ -135,9 +135,7 @@ class TwoTierCache:
         if value is MISSING:
             self.stats.add("redis_misses")
             return default
-        self.stats.add("redis_hits")
-        self._keep_locally(key, value, remaining, generation)
-        return value
+        return self._from_redis("redis_hits", key, value, remaining, generation)
 
     def set(self, key: str, value: Any, ttl_ms: int) -> bool:
         """Store `value` in both tiers; return False when Redis failed (logged)."""
@@ -207,11 +205,17 @@ class TwoTierCache:
             self._redis_failed("redis_errors", "read", key, error)
             return self._load_without_redis(key, loader, ttl_ms, generation)
         if value is not MISSING:
-            self.stats.add("redis_hits")
-            self._keep_locally(key, value, remaining, generation)
-            return value
+            return self._from_redis("redis_hits", key, value, remaining, generation)
         self.stats.add("redis_misses")
         return self._load_once(key, loader, ttl_ms, generation)
+
+    def _from_redis(
+        self, counter: str, key: str, value: Any, remaining: int, generation: int
+    ) -> Any:
+        """Count a value read from Redis, keep it locally for its remaining life, return it."""
+        self.stats.add(counter)
+        self._keep_locally(key, value, remaining, generation)
+        return value
 
     def _load_once(self, key: str, loader: Callable[[], Any], ttl_ms: int, generation: int) -> Any:
         deadline = time.monotonic() + self.max_wait_s
@@ -228,9 +232,7 @@ class TwoTierCache:
                 if value is MISSING:
                     return self._load_as_winner(key, loader, ttl_ms, token, generation)
                 self._unlock(key, token)
-                self.stats.add("shared_loads")
-                self._keep_locally(key, value, remaining, generation)
-                return value
+                return self._from_redis("shared_loads", key, value, remaining, generation)
             pause = _FIRST_PAUSE_S
             while True:
                 if time.monotonic() >= deadline:
@@ -252,9 +254,7 @@ class TwoTierCache:
                     self._redis_failed("redis_errors", "read", key, error)
                     return self._load_without_redis(key, loader, ttl_ms, generation)
                 if value is not MISSING:
-                    self.stats.add("shared_loads")
-                    self._keep_locally(key, value, remaining, generation)
-                    return value
+                    return self._from_redis("shared_loads", key, value, remaining, generation)
                 if not loading:
                     break  # the winner gave up, its lock expired, or a purge: try to load
 
