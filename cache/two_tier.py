@@ -39,6 +39,7 @@ from cache.redis_tier import RedisTier
 from cache.single_flight import InProcessFlights, LoadLock
 from cache.stats import CacheStats
 from store.settings import Settings
+from store.timeutil import AtMostEvery
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class TwoTierCache:
         self.listener = PurgeListener(
             client, channel, on_purge=self.local.purge_prefix, on_subscribed=self.local.clear
         )
-        self._last_warning = 0.0
+        self._warn_now = AtMostEvery(60)  # Redis outages: one warning a minute, then debug
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis.Redis) -> TwoTierCache:
@@ -324,12 +325,8 @@ class TwoTierCache:
 
     def _redis_failed(self, counter: str, action: str, key: str, error: Exception) -> None:
         self.stats.add(counter)
-        now = time.monotonic()
-        level = logging.DEBUG
-        if now - self._last_warning >= 60:
-            self._last_warning, level = now, logging.WARNING
         logger.log(
-            level,
+            logging.WARNING if self._warn_now() else logging.DEBUG,
             "cache %s failed (Redis), the caller goes on key=%s: %s: %s",
             action,
             key,

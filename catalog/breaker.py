@@ -17,7 +17,6 @@ When Redis is unreachable the breaker fails open: calls proceed, and it is logge
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from typing import Literal, TypeVar
@@ -28,6 +27,7 @@ import redis
 from catalog.errors import CatalogError, CatalogUnavailable, ErrorKind
 from store.redis import Keys
 from store.settings import Settings
+from store.timeutil import AtMostEvery
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class CircuitBreaker:
         self._failed = client.register_script(_FAILED)
         self._succeeded = client.register_script(_SUCCEEDED)
         self._release = client.register_script(_RELEASE)
-        self._last_outage_log = 0.0
+        self._warn_now = AtMostEvery(60)  # Redis outages: one warning a minute, then debug
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis.Redis) -> CircuitBreaker:
@@ -252,13 +252,8 @@ class CircuitBreaker:
         return self.keys("breaker", self.name, quote(merchant_id, safe=""), part)
 
     def _log_outage(self, merchant_id: str, error: Exception) -> None:
-        # Once a minute per process at warning: an outage must show, not flood the log.
-        now = time.monotonic()
-        level = logging.DEBUG
-        if now - self._last_outage_log >= 60:
-            self._last_outage_log, level = now, logging.WARNING
         logger.log(
-            level,
+            logging.WARNING if self._warn_now() else logging.DEBUG,
             "catalog circuit breaker cannot reach Redis (calls proceed) merchant=%s: %s: %s",
             merchant_id,
             type(error).__name__,

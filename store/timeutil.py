@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -46,3 +47,18 @@ def previous_months(year: int, month: int, count: int) -> list[tuple[int, int]]:
         months.append((year, month))
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return months
+
+
+class AtMostEvery:
+    """Answer True at most once every `seconds` (a warning that must show, not flood)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last = float("-inf")
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            return False
+        self._last = now  # a race between threads costs at most one more warning
+        return True

@@ -17,6 +17,7 @@ from pathlib import Path
 import dramatiq
 import hypothesis
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine
@@ -26,6 +27,7 @@ from bot import create_app
 from bot.runtime import Runtime
 from localdev.catalog_server import CatalogServer, demo_catalog
 from localdev.fake_twilio import FakeTwilio
+from store.redis import make_redis
 from store.settings import Settings
 from tests.support.databases import delete_all_rows, migrated_engine, run_database
 from tests.support.redis import delete_namespace, run_redis
@@ -132,6 +134,14 @@ def settings(base_settings: Settings) -> Settings:
 def _clean_redis_namespace(redis_url: str) -> Iterator[None]:
     yield
     delete_namespace(redis_url, RUN_NAMESPACE)
+
+
+@pytest.fixture
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    """A client of the run's Redis (keys under `settings.redis_namespace` are the test's)."""
+    current = make_redis(settings.require_redis_url())
+    yield current
+    current.close()
 
 
 @pytest.fixture

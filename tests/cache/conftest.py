@@ -11,7 +11,6 @@ import redis
 
 from cache.keys import CacheKeys
 from cache.two_tier import TwoTierCache
-from store.redis import make_redis
 from store.settings import Settings
 
 LOCAL_TTL_MS = 30_000
@@ -54,13 +53,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def keys(settings: Settings) -> CacheKeys:
     return CacheKeys.for_namespace(settings.redis_namespace)
-
-
-@pytest.fixture
-def redis_client(settings: Settings) -> Iterator[redis.Redis]:
-    current = make_redis(settings.require_redis_url())
-    yield current
-    current.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from bot.runtime import Runtime
 from catalog.breaker import CircuitBreaker
 from catalog.client import CatalogClient
 from localdev.catalog_server import Catalog, CatalogServer, Merchant
-from store.redis import Keys, make_redis
+from store.redis import Keys
 from store.settings import Settings
 
 API_KEY = "test-catalog-key"
@@ -60,13 +60,6 @@ def catalog_settings(settings: Settings, small_catalog: CatalogServer) -> Settin
 @pytest.fixture
 def client(small_catalog: CatalogServer) -> Iterator[CatalogClient]:
     current = CatalogClient(small_catalog.url, API_KEY, read_timeout=1.0)
-    yield current
-    current.close()
-
-
-@pytest.fixture
-def redis_client(settings: Settings) -> Iterator[redis.Redis]:
-    current = make_redis(settings.require_redis_url())
     yield current
     current.close()
 
