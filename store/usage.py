@@ -22,42 +22,9 @@ from store.db import is_postgresql
 from store.models import DailyUsage, MonthlyUsage, Restaurant, RestaurantBot
 from store.settings import Settings
 from store.timeutil import local_date, previous_months
+from store.usage_values import Allowance, MonthUsage, RestaurantUsage
 
 HISTORY_MONTHS = 6
-
-
-@dataclass(frozen=True)
-class Allowance:
-    """A restaurant's limits and what is left of them today and this month."""
-
-    daily_limit: int
-    daily_remaining: int
-    monthly_limit: int
-    monthly_remaining: int
-
-
-@dataclass(frozen=True)
-class RestaurantUsage:
-    """The usage object of SPEC §8."""
-
-    restaurant_id: str
-    restaurant_name: str
-    conversations_this_month: int
-    last_conversation_at: dt.datetime | None
-    allowance: Allowance
-    first_activity: dt.datetime | None
-    last_activity: dt.datetime | None
-    is_active: bool
-
-
-@dataclass(frozen=True)
-class MonthUsage:
-    """One calendar month of a restaurant's history (zeros when nothing happened)."""
-
-    year: int
-    month: int
-    conversation_count: int
-    last_conversation_at: dt.datetime | None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from store.timeutil import parse_iso_z
+from store.usage_values import Allowance, MonthUsage, RestaurantUsage
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -46,36 +47,9 @@ class UsageApiError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Allowance:
-    daily_limit: int
-    daily_remaining: int
-    monthly_limit: int
-    monthly_remaining: int
-
-
-@dataclass(frozen=True)
-class Usage:
-    """A restaurant's usage."""
-
-    restaurant_id: str
-    restaurant_name: str
-    conversations_this_month: int
-    last_conversation_at: dt.datetime | None
-    allowance: Allowance
-    first_activity: dt.datetime | None
-    last_activity: dt.datetime | None
-    is_active: bool
-
-
-@dataclass(frozen=True)
-class HistoryMonth:
-    """One calendar month (restaurant's zone) of a restaurant's history."""
-
-    year: int
-    month: int
-    conversation_count: int
-    last_conversation_at: dt.datetime | None
+# The API's values are the read model's own (`store.usage_values`), by the client's names.
+Usage = RestaurantUsage
+HistoryMonth = MonthUsage
 
 
 @dataclass(frozen=True)

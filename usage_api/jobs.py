@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from bot.context import runtime
 from bot.errors import ApiError
@@ -42,10 +43,7 @@ def list_jobs() -> ResponseReturnValue:
     """Answer with a page of recent jobs: the PAT's restaurant's, or every one for an admin."""
     with runtime().read_transaction() as session:
         principal = require_owner_or_admin(session)
-        page = page_request(request.args)
-        filters = _filters(request.args, restaurant_id=principal.restaurant_id)
-        total, jobs = job_page(session, filters, limit=page.limit, offset=page.offset)
-        return jsonify({"data": [job_json(j) for j in jobs], "pagination": page.pagination(total)})
+        return _page_of_jobs(session, restaurant_id=principal.restaurant_id)
 
 
 @bp.get("/admin/jobs")
@@ -53,10 +51,7 @@ def admin_jobs() -> ResponseReturnValue:
     """Answer an admin with a page of every job, filtered by status, restaurant and actor."""
     with runtime().read_transaction() as session:
         require_admin(session)
-        page = page_request(request.args)
-        filters = _filters(request.args, restaurant_id=request.args.get("restaurant") or None)
-        total, jobs = job_page(session, filters, limit=page.limit, offset=page.offset)
-        return jsonify({"data": [job_json(j) for j in jobs], "pagination": page.pagination(total)})
+        return _page_of_jobs(session, restaurant_id=request.args.get("restaurant") or None)
 
 
 @bp.get("/admin/jobs/stats")
@@ -65,6 +60,14 @@ def admin_job_stats() -> ResponseReturnValue:
     with runtime().read_transaction() as session:
         require_admin(session)
         return jsonify(job_stats(session, now=request_now()))
+
+
+def _page_of_jobs(session: Session, *, restaurant_id: str | None) -> ResponseReturnValue:
+    """Answer with the page of jobs the query asks for, of one restaurant or all (None)."""
+    page = page_request(request.args)
+    filters = _filters(request.args, restaurant_id=restaurant_id)
+    total, jobs = job_page(session, filters, limit=page.limit, offset=page.offset)
+    return jsonify({"data": [job_json(j) for j in jobs], "pagination": page.pagination(total)})
 
 
 def _filters(args: Mapping[str, str], *, restaurant_id: str | None) -> JobFilters:

@@ -1,7 +1,7 @@
 """Twilio retries, simultaneous messages, Redis outages and hostile input (SPEC §4)."""
 
 import datetime as dt
-import threading
+import functools
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -15,6 +15,7 @@ from bot.runtime import Runtime
 from localdev.embedded_redis import EmbeddedRedis
 from store.models import Conversation, Job, Message
 from tests.support import factories
+from tests.support.threads import at_once
 from tests.support.twilio import inbound_form, post_signed
 
 CUSTOMER = "+966511111111"
@@ -32,19 +33,7 @@ def count(live_runtime, model, *where):
 
 
 def in_parallel(target, forms):
-    barrier = threading.Barrier(len(forms))
-    results = []
-
-    def run(form):
-        barrier.wait()
-        results.append(target(form))
-
-    threads = [threading.Thread(target=run, args=(form,)) for form in forms]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return at_once([functools.partial(target, form) for form in forms])
 
 
 def test_the_same_message_sid_from_ten_threads_makes_one_row_and_one_welcome(

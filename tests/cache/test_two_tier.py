@@ -15,6 +15,7 @@ from cache.base import MISSING
 from cache.single_flight import LoadLock, lock_key
 from cache.two_tier import TwoTierCache
 from tests.cache.conftest import LOCAL_TTL_MS, CountingLoader, FakeClock
+from tests.support.threads import at_once
 from tests.support.waiting import wait_until
 
 
@@ -28,22 +29,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 
 def run_threads(count: int, target: Callable[[], object]) -> list[object]:
-    results: list[object] = []
-    start = threading.Barrier(count)
-
-    def run() -> None:
-        start.wait()
-        try:
-            results.append(target())
-        except BaseException as error:
-            results.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return at_once([target] * count)
 
 
 def test_a_miss_calls_the_loader_and_stores_the_value_in_redis_with_its_ttl(

@@ -69,28 +69,19 @@ def test_a_page_of_100_costs_the_same_statements_as_a_page_of_1(
     assert one[1] == SELECTS_FOR_A_PAGE
 
 
-def test_an_owners_request_costs_the_same_with_little_and_with_much_data(
-    client, db_session, settings, clock, statements
+@pytest.mark.parametrize(
+    ("path", "who"), [("/api/usage", "owner"), ("/api/usage/r1", "admin")], ids=["owner", "detail"]
+)
+def test_one_restaurants_usage_costs_the_same_with_little_and_with_much_data(
+    client, db_session, settings, clock, admin, statements, path, who
 ):
     add_restaurant(db_session, settings, "r1")
-    headers = owner_headers(db_session, "r1")
+    headers = owner_headers(db_session, "r1") if who == "owner" else admin
     open_conversation(db_session, "r1", NOW)
-    client.get("/api/usage", headers=headers)  # records the token's first use
-    little = measure(client, statements, "/api/usage", headers)
+    client.get(path, headers=headers)  # records the credential's first use
+    little = measure(client, statements, path, headers)
     lots_of_history(db_session, "r1")
-    much = measure(client, statements, "/api/usage", headers)
-    assert little == much
-    assert little[1] == SELECTS_FOR_ONE_RESTAURANT
-
-
-def test_the_detail_with_history_costs_the_same_with_little_and_with_much_data(
-    client, db_session, settings, admin, statements
-):
-    add_restaurant(db_session, settings, "r1")
-    client.get("/api/usage/r1", headers=admin)
-    little = measure(client, statements, "/api/usage/r1", admin)
-    lots_of_history(db_session, "r1")
-    much = measure(client, statements, "/api/usage/r1", admin)
+    much = measure(client, statements, path, headers)
     assert little == much
     assert little[1] == SELECTS_FOR_ONE_RESTAURANT
 
