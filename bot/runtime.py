@@ -27,6 +27,7 @@ from cache.two_tier import TwoTierCache
 from catalog.breaker import CircuitBreaker
 from catalog.client import CatalogClient
 from catalog.reader import CatalogReader
+from imports.feed import OrdersFeed
 from store.db import make_engine, make_read_engine, make_session_factory
 from store.redis import Keys, make_redis, unconfigured_redis
 from store.settings import Settings
@@ -35,6 +36,8 @@ T = TypeVar("T")
 
 # Actors can wait longer for Twilio than a webhook request can.
 WORKER_SEND_TIMEOUT_S = 10.0
+# Connections to the orders endpoint per process, shared by the imports it runs.
+ORDERS_CONNECTIONS = 64
 
 
 class Runtime:
@@ -96,6 +99,31 @@ class Runtime:
         """Return the per-merchant circuit breaker of the catalog API."""
         return self._once(
             "catalog_breaker", lambda: CircuitBreaker.from_settings(self.settings, self.redis)
+        )
+
+    @property
+    def orders_client(self) -> CatalogClient:
+        """Return the client of the catalog's orders endpoint: its own connection pool, so
+        an order import never makes a customer's menu fetch wait for a connection."""
+        return self._once(
+            "orders_client",
+            lambda: CatalogClient.from_settings(self.settings, max_connections=ORDERS_CONNECTIONS),
+        )
+
+    @property
+    def orders_breaker(self) -> CircuitBreaker:
+        """Return the per-merchant breaker of the orders endpoint (apart from the menu's)."""
+        return self._once(
+            "orders_breaker",
+            lambda: CircuitBreaker.from_settings(self.settings, self.redis, name="orders"),
+        )
+
+    @property
+    def orders_feed(self) -> OrdersFeed:
+        """Return the orders endpoint as imports read it (its client, its breaker)."""
+        return self._once(
+            "orders_feed",
+            lambda: OrdersFeed(self.orders_client, self.orders_breaker, ORDERS_CONNECTIONS),
         )
 
     @property
@@ -229,8 +257,9 @@ class Runtime:
             shared, self._shared = self._shared, {}
         if "cache" in shared:
             shared["cache"].close()
-        if "catalog_client" in shared:
-            shared["catalog_client"].close()
+        for client in ("catalog_client", "orders_client"):
+            if client in shared:
+                shared[client].close()
         if "fetch_pool" in shared:
             shared["fetch_pool"].shutdown(wait=False, cancel_futures=True)
         if "redis" in self.__dict__:

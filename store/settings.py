@@ -55,6 +55,8 @@ class Settings:
 
     catalog_breaker_failures: int = 5
     catalog_breaker_cooldown_ms: int = 60_000
+    # Day chunks of one order-history import fetched at once (each reads its pages in turn).
+    import_concurrency: int = 32
 
     metrics_token: str | None = None
     job_retention_days: int = 30
@@ -126,6 +128,7 @@ class Settings:
             ),
             catalog_breaker_failures=env.integer("CATALOG_BREAKER_FAILURES", 5, minimum=1),
             catalog_breaker_cooldown_ms=env.integer("CATALOG_BREAKER_COOLDOWN_MS", 60_000, 1),
+            import_concurrency=env.integer("IMPORT_CONCURRENCY", 32, minimum=1, maximum=256),
             metrics_token=env.optional("METRICS_TOKEN"),
             job_retention_days=env.integer("JOB_RETENTION_DAYS", 30, minimum=1),
             message_body_retention_days=env.integer("MESSAGE_BODY_RETENTION_DAYS", 90, minimum=1),

@@ -1,0 +1,140 @@
+"""Storing fetched pages: the orders (upserted by restaurant and order id) and where each
+day chunk stands, in ONE transaction, so a retry resumes exactly after the last page stored
+and never stores an order twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
+
+from imports.models import Order, OrderImportChunk
+from imports.records import OrderRecord
+from store.dialects import upsert_for
+from store.timeutil import utcnow
+
+_UPDATED = (
+    "created_at",
+    "hour",
+    "branch_id",
+    "currency",
+    "total_minor",
+    "customer_ref",
+    "items",
+    "import_job_id",
+    "imported_at",
+)
+
+
+@dataclass
+class ChunkState:
+    """Where one day chunk of an import stands (as stored, then as pages arrive)."""
+
+    day: int
+    since: dt.datetime
+    until: dt.datetime
+    next_url: str | None = None
+    pages: int = 0
+    orders: int = 0
+    estimate: int | None = None
+    done: bool = False
+
+    @classmethod
+    def of(cls, row: OrderImportChunk) -> ChunkState:
+        return cls(
+            row.day,
+            row.since,
+            row.until,
+            row.next_url,
+            row.pages,
+            row.orders,
+            row.estimate,
+            row.done,
+        )
+
+
+@dataclass
+class FetchedPage:
+    """A page read for a chunk: its orders, the next page's URL (None: the day is done)."""
+
+    day: int
+    records: list[OrderRecord]
+    next_url: str | None
+    skipped: int = 0
+    dropped_items: int = field(default=0)
+
+
+def store_pages(
+    session: Session,
+    *,
+    job_id: str,
+    restaurant_id: str,
+    pages: Sequence[FetchedPage],
+    chunks: dict[int, ChunkState],
+) -> None:
+    """Upsert the pages' orders and advance their chunks' state (`chunks`, updated in place).
+
+    The caller commits: orders and chunk states are stored together or not at all.
+    """
+    now = utcnow()
+    rows: dict[str, dict[str, object]] = {}
+    for page in pages:
+        for record in page.records:
+            rows[record.order_id] = {
+                "restaurant_id": restaurant_id,
+                "order_id": record.order_id,
+                "created_at": record.created_at,
+                "hour": record.hour,
+                "branch_id": record.branch_id,
+                "currency": record.currency,
+                "total_minor": record.total_minor,
+                "customer_ref": record.customer_ref,
+                "items": record.items,
+                "import_job_id": job_id,
+                "imported_at": now,
+            }
+    connection = session.connection()
+    if rows:
+        insert = upsert_for(connection.dialect.name)(Order)
+        statement = insert.on_conflict_do_update(
+            index_elements=[Order.restaurant_id, Order.order_id],
+            set_={name: insert.excluded[name] for name in _UPDATED},
+        )
+        connection.execute(statement, list(rows.values()))
+    touched: dict[int, ChunkState] = {}
+    for page in pages:
+        chunk = chunks[page.day]
+        chunk.pages += 1
+        chunk.orders += len(page.records)
+        chunk.next_url = page.next_url
+        chunk.done = page.next_url is None
+        # At least one more page like this one while the day has more.
+        chunk.estimate = chunk.orders + (len(page.records) if page.next_url else 0)
+        touched[page.day] = chunk
+    connection.execute(
+        update(OrderImportChunk)
+        .where(OrderImportChunk.job_id == bindparam("_job"))
+        .where(OrderImportChunk.day == bindparam("_day"))
+        .values(
+            next_url=bindparam("_next"),
+            pages=bindparam("_pages"),
+            orders=bindparam("_orders"),
+            estimate=bindparam("_estimate"),
+            done=bindparam("_done"),
+        ),
+        [
+            {
+                "_job": job_id,
+                "_day": chunk.day,
+                "_next": chunk.next_url,
+                "_pages": chunk.pages,
+                "_orders": chunk.orders,
+                "_estimate": chunk.estimate,
+                "_done": chunk.done,
+            }
+            for chunk in touched.values()
+        ],
+    )
