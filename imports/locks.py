@@ -9,13 +9,13 @@ from sqlalchemy.orm import Session
 from store.models import Restaurant
 
 
-def lock_restaurant(session: Session, restaurant_id: str) -> Restaurant | None:
-    """Lock the restaurant's row until the transaction ends and return it (None: no such
-    restaurant).
+def lock_restaurant(session: Session, restaurant_id: str) -> bool:
+    """Lock the restaurant's row until the transaction ends; False when there is none.
 
     PostgreSQL: `FOR NO KEY UPDATE`, so inserts that reference the restaurant (messages,
     orders) go on meanwhile. SQLite serialises writing transactions anyway.
     """
-    return session.scalars(
-        select(Restaurant).where(Restaurant.id == restaurant_id).with_for_update(key_share=True)
-    ).first()
+    locked = session.scalar(
+        select(Restaurant.id).where(Restaurant.id == restaurant_id).with_for_update(key_share=True)
+    )
+    return locked is not None

@@ -56,7 +56,7 @@ def start_import(session: Session, restaurant_id: str, days: int, *, now: dt.dat
       UnknownRestaurant: No such restaurant.
       ImportRunning: One is already queued or running; nothing is added.
     """
-    if lock_restaurant(session, restaurant_id) is None:
+    if not lock_restaurant(session, restaurant_id):
         raise UnknownRestaurant(restaurant_id)
     running = running_import(session, restaurant_id)
     if running is not None:

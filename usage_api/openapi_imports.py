@@ -22,6 +22,7 @@ _AMOUNT = {
     "description": "Exact, in major units with the currency's minor units (`35.50`, `1.250`)",
 }
 _CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
+_RESTAURANT_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\u0000]*$"}
 _MONEY = strict("An amount in one currency.", {"currency": _CURRENCY, "amount": _AMOUNT})
 
 SCHEMAS: dict[str, Any] = {
@@ -36,7 +37,7 @@ SCHEMAS: dict[str, Any] = {
                 "default": DEFAULT_DAYS,
                 "description": "The period is the `days` × 24 hours ending now",
             },
-            "restaurantId": {"type": "string", "minLength": 1, "maxLength": 64},
+            "restaurantId": _RESTAURANT_ID,
         },
         "additionalProperties": False,
     },
@@ -118,7 +119,7 @@ PATHS: dict[str, Any] = {
             ),
             "security": OWNER_OR_ADMIN,
             "parameters": [
-                {"name": "restaurantId", "in": "query", "schema": {"type": "string"}},
+                {"name": "restaurantId", "in": "query", "schema": _RESTAURANT_ID},
             ],
             "requestBody": {
                 "required": False,

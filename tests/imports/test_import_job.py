@@ -4,6 +4,7 @@ and replays, reruns that change nothing."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import pytest
@@ -86,7 +87,7 @@ def test_the_import_reads_the_period_now_minus_days_to_now(
     until = job.payload["kwargs"]["until"]
     assert len(windows) == 3
     assert windows[-1][1] == until
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
 
 
 def test_a_rerun_of_the_same_period_changes_nothing(
@@ -215,8 +216,10 @@ def test_a_malformed_import_message_fails_at_once_and_is_dead_lettered(
     assert "malformed import_orders payload" in job.error
     assert fake_catalog.request_count() == 0
     assert wait_until(
-        lambda: [x["id"] for x in list_letters(live_runtime, offset=0, limit=5)[1]]
-        == [message.message_id]
+        lambda: (
+            [x["id"] for x in list_letters(live_runtime, offset=0, limit=5)[1]]
+            == [message.message_id]
+        )
     )
 
 
