@@ -46,6 +46,11 @@ def breaker_states(runtime: Any) -> dict[str, str] | None:
     return dict(runtime.catalog_breaker.tripped())
 
 
+def orders_breaker_states(runtime: Any) -> dict[str, str]:
+    """Return merchants whose orders-endpoint breaker (order imports) is not closed."""
+    return dict(runtime.orders_breaker.tripped())
+
+
 def publish_cache_stats(runtime: Any) -> bool:
     """Publish this process's cache counters to Redis; False when there is nothing to publish."""
     snapshot = cache_snapshot(runtime)

@@ -96,6 +96,7 @@ def fake_catalog(catalog_server: CatalogServer) -> Iterator[CatalogServer]:
     catalog_server.clear_requests()
     catalog_server.clear_faults()
     catalog_server.latency = 0.0
+    catalog_server.orders_latency = 0.0
     yield catalog_server
     catalog_server.clear_faults()
 
@@ -217,7 +218,7 @@ def broker(base_settings: Settings) -> Iterator[dramatiq.Broker]:
     yield installed
     if hasattr(installed, "delete_queues"):
         # RabbitMQ: the run's own prefixed queues (also those only web-side brokers declared).
-        installed.delete_queues(also=("bootstrap", "delivery", "replies"))
+        installed.delete_queues(also=("bootstrap", "delivery", "replies", "imports"))
 
 
 @pytest.fixture

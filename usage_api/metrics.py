@@ -30,7 +30,7 @@ from actors import queues
 from bot import telemetry
 from bot.context import runtime
 from bot.errors import ApiError
-from bot.jobs import DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
+from bot.jobs import DELIVER_MESSAGE, IMPORT_ORDERS, SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
 from store.jobs import job_stats
 from store.metrics import PROCESS_METRICS
 from store.timeutil import iso_z, utcnow
@@ -42,7 +42,7 @@ bp = Blueprint("metrics", __name__)
 
 # Queues shown even while empty (a queue appears in Redis only once it had a message).
 KNOWN_QUEUES = tuple(
-    queue for _, queue in (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES)
+    queue for _, queue in (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, IMPORT_ORDERS)
 )
 BREAKER_STATES = ("open", "half_open")
 
@@ -76,6 +76,11 @@ def operations_snapshot(current: Any) -> dict[str, Any]:
     depths = read("queues", lambda: queues.queue_depths(broker, KNOWN_QUEUES))
     jobs = read("jobs", jobs_by_status)
     breakers = read("breakers", lambda: telemetry.breaker_states(current))
+    orders_breakers = (
+        read("breakers", lambda: telemetry.orders_breaker_states(current))
+        if breakers is not None
+        else None
+    )
     cache = read("cache", lambda: telemetry.cache_hit_rates(current))
     workers = read("workers", lambda: queues.heartbeats(broker))
     return {
@@ -94,7 +99,8 @@ def operations_snapshot(current: Any) -> dict[str, Any]:
                 "reason": "the catalog circuit breaker is not part of this build",
             }
             if breakers is None
-            else {"available": True, "tripped": breakers}
+            # `orders`: the breakers of the orders endpoint (imports), apart from the menu's.
+            else {"available": True, "tripped": breakers, "orders": orders_breakers}
         ),
         "cache": cache,
         "workers": workers,
@@ -187,6 +193,16 @@ class SharedStateCollector(Collector):
             for state in BREAKER_STATES:
                 breakers.add_metric([state], sum(1 for s in tripped.values() if s == state))
             yield breakers
+            orders = snapshot["breakers"].get("orders")
+            if orders is not None:
+                imports = GaugeMetricFamily(
+                    "restaurant_bot_orders_breakers",
+                    "Merchants whose orders-endpoint breaker (order imports) is not closed.",
+                    labels=["state"],
+                )
+                for state in BREAKER_STATES:
+                    imports.add_metric([state], sum(1 for s in orders.values() if s == state))
+                yield imports
         cache = snapshot["cache"]
         if cache is not None and cache.get("available"):
             lookups = CounterMetricFamily(

@@ -79,6 +79,11 @@ def follow_command(job_id: str) -> None:
     follow(job_id)
 
 
+def pause(seconds: float) -> None:
+    """Wait between two looks at the job (tests replace it)."""
+    time.sleep(seconds)
+
+
 def follow(job_id: str, out: TextIO | None = None) -> None:
     """Show the job's progress until it ends; exit 1 if it did not succeed, 130 on Ctrl-C."""
     stream = out or sys.stdout
@@ -93,7 +98,7 @@ def follow(job_id: str, out: TextIO | None = None) -> None:
             bar.show(job)
             if job.status in FINAL:
                 break
-            time.sleep(POLL_S)
+            pause(POLL_S)
     except KeyboardInterrupt:
         bar.close()
         click.echo(

@@ -229,3 +229,26 @@ def test_an_import_for_an_unknown_restaurant_fails_at_once(finished, broker, wor
     message = import_orders.send(restaurant_id="nope", days=3, until="2025-10-20T15:30:00.000Z")
     job = finished(message.message_id, "failed")
     assert (job.attempts, job.error) == (1, "PermanentError: unknown restaurant 'nope'")
+
+
+def test_operators_see_an_open_orders_breaker_apart_from_the_menus(
+    live_client, live_runtime, settings
+):
+    from tests.usage_api.conftest import admin_headers
+
+    with live_runtime.transaction() as session:
+        admin = admin_headers(session)
+
+    def refused():
+        raise CatalogError("down", kind=ErrorKind.UPSTREAM_FAILURE)
+
+    for _ in range(settings.catalog_breaker_failures):
+        with pytest.raises(CatalogError):
+            live_runtime.orders_breaker.call("merchant-y", refused)
+    snapshot = live_client.get("/api/admin/metrics", headers=admin).get_json()
+    assert snapshot["breakers"]["orders"] == {"merchant-y": "open"}
+    assert snapshot["breakers"]["tripped"] == {}
+    text = live_client.get("/metrics").get_data(as_text=True)
+    assert 'restaurant_bot_orders_breakers{state="open"} 1.0' in text
+    assert 'restaurant_bot_catalog_breakers{state="open"} 0.0' in text
+    assert "merchant-y" not in text
