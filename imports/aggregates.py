@@ -1,7 +1,9 @@
 """Order aggregates per restaurant and UTC hour, rebuilt from the stored orders.
 
-An import ends by rebuilding the aggregate rows of every hour its period touches from the
-orders stored for those hours — all of them, whichever import stored them. Rebuilding is
+Each day of an import, once its last page is stored, rebuilds the aggregate rows of every
+hour the day touches from the orders stored for those hours — all of them, whichever
+import stored them (an hour two days share is rebuilt by both; the later sees both
+days' orders). Rebuilding is
 idempotent: a rerun, a replay from the dead letters or two imports of overlapping periods
 leave the same rows, never a sum counted twice. Rebuilds of one restaurant run one at a
 time: the caller locks the restaurant first (`imports.locks`).
@@ -10,9 +12,8 @@ time: the caller locks the restaurant first (`imports.locks`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from imports.models import (
@@ -25,7 +26,6 @@ from imports.models import (
 from store.periods import HOUR, utc_hour
 
 _TABLES = (OrderHour, OrderItemHour, OrderBranchHour, OrderCustomerHour)
-_ROWS_PER_INSERT = 5000
 
 
 def hours_of(since: dt.datetime, until: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -42,7 +42,13 @@ def rebuild(session: Session, restaurant_id: str, first: dt.datetime, end: dt.da
                 table.restaurant_id == restaurant_id, table.hour >= first, table.hour < end
             )
         )
-    in_range = (Order.restaurant_id == restaurant_id, Order.hour >= first, Order.hour < end)
+    # By `created_at` (indexed with the restaurant): the same orders as by `hour`, since
+    # `first` and `end` are whole hours.
+    in_range = (
+        Order.restaurant_id == restaurant_id,
+        Order.created_at >= first,
+        Order.created_at < end,
+    )
     connection.execute(
         insert(OrderHour).from_select(
             ["restaurant_id", "hour", "currency", "orders", "revenue_minor"],
@@ -73,36 +79,44 @@ def rebuild(session: Session, restaurant_id: str, first: dt.datetime, end: dt.da
             .group_by(Order.restaurant_id, Order.hour, Order.customer_ref),
         )
     )
-    _rebuild_items(session, restaurant_id, in_range)
+    _rebuild_items(session, restaurant_id, first, end)
 
 
-def _rebuild_items(session: Session, restaurant_id: str, in_range: tuple[Any, ...]) -> None:
-    # Items are a JSON list on each order: summed here, the same way on both databases.
-    sold: dict[tuple[dt.datetime, str, str], list[Any]] = {}
-    rows = session.execute(
-        select(Order.hour, Order.currency, Order.items).where(*in_range)
-    ).yield_per(2000)
-    for hour, currency, items in rows:
-        for product_id, name, quantity, price in items or ():
-            entry = sold.get((hour, product_id, currency))
-            if entry is None:
-                sold[(hour, product_id, currency)] = [name, quantity, quantity * price]
-            else:
-                entry[0] = max(entry[0], name)
-                entry[1] += quantity
-                entry[2] += quantity * price
-    values = [
-        {
-            "restaurant_id": restaurant_id,
-            "hour": hour,
-            "product_id": product_id,
-            "currency": currency,
-            "name": name,
-            "quantity": quantity,
-            "revenue_minor": revenue,
-        }
-        for (hour, product_id, currency), (name, quantity, revenue) in sold.items()
-    ]
+# Items are a JSON list on each order, `[product id, name, quantity, unit price]`: summed in
+# SQL over the list's elements, JSON functions being the one thing the two databases spell
+# differently. Integers throughout, so sums are exact on both.
+_ITEMS_SQL = {
+    "sqlite": """
+        INSERT INTO order_item_hours
+            (restaurant_id, hour, product_id, currency, name, quantity, revenue_minor)
+        SELECT o.restaurant_id, o.hour, json_extract(line.value, '$[0]'), o.currency,
+               max(json_extract(line.value, '$[1]')),
+               sum(json_extract(line.value, '$[2]')),
+               sum(json_extract(line.value, '$[2]') * json_extract(line.value, '$[3]'))
+        FROM orders AS o, json_each(o.items) AS line
+        WHERE o.restaurant_id = :restaurant AND o.created_at >= :first AND o.created_at < :end
+        GROUP BY o.restaurant_id, o.hour, json_extract(line.value, '$[0]'), o.currency
+    """,
+    "postgresql": """
+        INSERT INTO order_item_hours
+            (restaurant_id, hour, product_id, currency, name, quantity, revenue_minor)
+        SELECT o.restaurant_id, o.hour, line.value ->> 0, o.currency,
+               max((line.value ->> 1) COLLATE "C"),
+               sum((line.value ->> 2)::bigint),
+               sum((line.value ->> 2)::bigint * (line.value ->> 3)::bigint)
+        FROM orders AS o, json_array_elements(o.items) AS line(value)
+        WHERE o.restaurant_id = :restaurant AND o.created_at >= :first AND o.created_at < :end
+        GROUP BY o.restaurant_id, o.hour, line.value ->> 0, o.currency
+    """,
+}
+
+
+def _rebuild_items(
+    session: Session, restaurant_id: str, first: dt.datetime, end: dt.datetime
+) -> None:
     connection = session.connection()
-    for start in range(0, len(values), _ROWS_PER_INSERT):
-        connection.execute(insert(OrderItemHour), values[start : start + _ROWS_PER_INSERT])
+    statement = text(_ITEMS_SQL[connection.dialect.name]).bindparams(
+        bindparam("first", type_=Order.created_at.type),
+        bindparam("end", type_=Order.created_at.type),
+    )
+    connection.execute(statement, {"restaurant": restaurant_id, "first": first, "end": end})

@@ -58,15 +58,20 @@ def _peak_hours(orders: dict[str, Any]) -> dict[str, Any] | None:
     peaks = sorted(cells, key=lambda cell: (-cell[0], cell[1], cell[2]))[:3]
     if not peaks:
         return None
-    share = round(100 * sum(count for count, _, _ in peaks) / orders["count"], 1)
-    slots = [{"weekday": WEEKDAYS[d], "hour": h, "orders": c} for c, d, h in peaks]
-    listed = ", ".join(f"{WEEKDAYS[d]} {_span(h, h + 1)} ({c})" for c, d, h in peaks)
+    total = orders["count"]
+    share = round(100 * sum(count for count, _, _ in peaks) / total, 1)
+    labels = ", ".join(f"{WEEKDAYS[day]} {hour:02d}:00" for _, day, hour in peaks)
     return _finding(
         "peak_order_hours",
-        "When orders peak",
-        f"Orders peak on {listed}: {share} % of the period's orders in {len(peaks)}"
-        " of the week's 168 hours. Staff and stock for them.",
-        {"slots": slots, "sharePercent": share},
+        f"Busiest order hours: {labels}",
+        f"{share:g}% of this period's {total} orders came in these {len(peaks)} hours of the"
+        " week (restaurant time). Staff the kitchen and stock up for them.",
+        {
+            "orders": total,
+            "share": share,
+            # `weekday` as the heatmap's rows: 0 is Monday.
+            "slots": [{"weekday": d, "hour": h, "orders": c} for c, d, h in peaks],
+        },
     )
 
 

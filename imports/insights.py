@@ -7,12 +7,14 @@ ever succeeded; then an object with zeros for a period without orders.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import collate, desc, exists, func, select
 from sqlalchemy.orm import Session
 
+from imports.findings import order_findings
 from imports.models import (
     NO_BRANCH,
     OrderBranchHour,
@@ -153,3 +155,17 @@ def _repeat_customers(session: Session, restaurant_id: str, first: Any, end: Any
         .subquery()
     )
     return int(session.scalar(select(func.count()).select_from(repeaters)) or 0)
+
+
+class OrdersSection:
+    """The `orders` part of `GET /api/insights` as a section of the insights report (the
+    `insights.report.Section` protocol): its JSON value and its findings."""
+
+    name = "orders"
+
+    def read(
+        self, session: Session, subject: Any, period: Period, *, now: dt.datetime
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """Return the period's orders of `subject` (its `restaurant_id`) and the findings."""
+        orders = orders_section(session, subject.restaurant_id, period)
+        return orders, order_findings(orders)

@@ -5,19 +5,21 @@ before the job says it succeeded.
 Threads: up to `concurrency` fetchers, one per day chunk at a time, each reading its day's
 pages in turn (a page names the next) and parsing them; the calling thread (the actor's) is
 the only writer — it stores whatever pages have arrived in one transaction, orders and
-chunk states together, and reports progress. A failed page stops the fetchers after their
-current page; the pages that arrived are stored, then the error is raised, so the retry
-reads only what is missing.
+chunk states together, rebuilds the aggregates of the days those pages complete (while the
+other days are still being read), and reports progress. A failed page stops the fetchers
+after their current page; the pages that arrived are stored, then the error is raised, so
+the retry reads only what is missing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -206,14 +208,7 @@ class OrderImporter:
                     stop.set()
                 if not pages:
                     continue
-                with self.transaction() as session:
-                    store_pages(
-                        session,
-                        job_id=job_id,
-                        restaurant_id=request.restaurant_id,
-                        pages=pages,
-                        chunks=chunks,
-                    )
+                self._store(job_id, request.restaurant_id, pages, chunks)
                 for page in pages:
                     counts["pages"] += 1
                     counts["orders"] += len(page.records)
@@ -243,6 +238,29 @@ class OrderImporter:
         )
         if failures:
             raise failures[0].error
+
+    def _store(
+        self,
+        job_id: str,
+        restaurant_id: str,
+        pages: list[FetchedPage],
+        chunks: dict[int, ChunkState],
+    ) -> None:
+        """Store pages and their days' state; rebuild the aggregates of the days they end.
+
+        One transaction: a day is `done` exactly when its aggregates are rebuilt, while
+        other days are still being read (the job's end then has nothing left to rebuild).
+        """
+        ending = sorted({page.day for page in pages if page.next_url is None})
+        with self.transaction() as session:
+            if ending:
+                # Before any order row: rebuilds of one restaurant queue on its row.
+                lock_restaurant(session, restaurant_id)
+            store_pages(
+                session, job_id=job_id, restaurant_id=restaurant_id, pages=pages, chunks=chunks
+            )
+            for first, end in _hour_spans(chunks[day] for day in ending):
+                rebuild(session, restaurant_id, first, end)
 
     def _read_day(
         self,
@@ -290,10 +308,7 @@ class OrderImporter:
         chunks: dict[int, ChunkState],
         progress: Progress,
     ) -> ImportOutcome:
-        first, end = hours_of(request.since, request.until)
         with self.transaction() as session:
-            lock_restaurant(session, request.restaurant_id)
-            rebuild(session, request.restaurant_id, first, end)
             orders = session.scalar(
                 select(func.count())
                 .select_from(Order)
@@ -338,6 +353,17 @@ def _parse(chunk: ChunkState, orders: list[dict[str, Any]], next_url: str | None
         records.append(record)
         dropped += record.dropped_items
     return FetchedPage(chunk.day, records, next_url, skipped, dropped)
+
+
+def _hour_spans(chunks: Iterable[ChunkState]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Return the UTC hours the days hold, as few `[first, end)` spans as possible."""
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    for first, end in sorted(hours_of(chunk.since, chunk.until) for chunk in chunks):
+        if spans and first <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((first, end))
+    return spans
 
 
 def _take(

@@ -345,9 +345,11 @@ def _price(amount: str, index: int) -> float | str:
     return float(amount) if index % 2 == 0 else amount
 
 
-def demo_catalog(clock: Callable[[], dt.datetime] | None = None) -> Catalog:
+def demo_catalog(
+    clock: Callable[[], dt.datetime] | None = None, *, orders_scale: float = 1.0
+) -> Catalog:
     """Return a fresh catalog holding the demo merchant `demo-merchant` (its orders are the
-    60 days before `clock()`, now by default)."""
+    60 days before `clock()`, now by default; `orders_scale` times as many for benchmarks)."""
     categories: list[dict[str, Any]] = []
     products: dict[str, list[dict[str, Any]]] = {}
     number = 0
@@ -377,7 +379,9 @@ def demo_catalog(clock: Callable[[], dt.datetime] | None = None) -> Catalog:
                 }
             )
     branches = [dict(branch) for branch in _DEMO_BRANCHES]
-    orders = DemoOrders([p for items in products.values() for p in items], clock=clock)
+    orders = DemoOrders(
+        [p for items in products.values() for p in items], clock=clock, scale=orders_scale
+    )
     return Catalog({DEMO_MERCHANT_ID: Merchant(categories, branches, products, orders)})
 
 
@@ -428,12 +432,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--orders-latency", type=float, default=0.0, help="seconds added to /orders answers"
     )
+    parser.add_argument(
+        "--orders-scale", type=float, default=1.0, help="times the demo's orders per day"
+    )
     args = parser.parse_args(argv)
 
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     server = CatalogServer(
+        demo_catalog(orders_scale=args.orders_scale),
         api_key=args.api_key,
         page_size=args.page_size,
         next_style=args.next_style,

@@ -231,6 +231,15 @@ def main() -> None:
             f"  curl -H 'Authorization: Bearer {values['PAT']}' "
             f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' {url}/api/usage"
         )
+        say("Import the demo's order history, then read what sells and when:")
+        say(
+            f"  REDIS_URL={service.env['REDIS_URL']} .venv/bin/flask --app bot imports start"
+            f" --restaurant {values['Restaurant ID']} --days 30"
+        )
+        say(
+            f"  curl -H 'Authorization: Bearer {values['PAT']}' "
+            f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' '{url}/api/insights?from=…&to=…'"
+        )
         while not service.stopping.wait(0.5):
             service.check_children()
     finally:
