@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import collate, desc, exists, func, select
+from sqlalchemy import and_, desc, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from imports.aggregates import DAY, midnight
 from imports.findings import order_findings
 from imports.models import (
     NO_BRANCH,
+    OrderBranchDay,
     OrderBranchHour,
+    OrderCustomerDay,
     OrderCustomerHour,
     OrderHour,
     OrderImport,
+    OrderItemDay,
     OrderItemHour,
+    OrderProduct,
 )
 from imports.money import divide_half_even, format_minor
-from store.db import is_postgresql
 from store.periods import Period, local_slot
 
 TOP_ITEMS = 10
@@ -43,6 +48,27 @@ def has_imported(session: Session, restaurant_id: str) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Span:
+    """A period's UTC hours `[first, end)` as whole UTC days (`days`, read from the daily
+    rows) and the hours before and after them (`edges`, read from the hourly rows)."""
+
+    first: dt.datetime
+    end: dt.datetime
+    days: tuple[dt.date, dt.date] | None
+    edges: tuple[tuple[dt.datetime, dt.datetime], ...]
+
+    @classmethod
+    def of(cls, first: dt.datetime, end: dt.datetime) -> Span:
+        """Return the span of the UTC hours `[first, end)` (whole hours)."""
+        first_day = first.date() if first == midnight(first.date()) else first.date() + DAY
+        end_day = end.date()
+        if first_day >= end_day:
+            return cls(first, end, None, ((first, end),))
+        edges = ((first, midnight(first_day)), (midnight(end_day), end))
+        return cls(first, end, (first_day, end_day), tuple((a, b) for a, b in edges if a < b))
+
+
 def orders_section(session: Session, restaurant_id: str, period: Period) -> dict[str, Any] | None:
     """Return the period's orders: count, revenue and average ticket per currency, top
     items, orders per branch, the 7×24 heatmap (Monday first, the restaurant's zone as
@@ -50,6 +76,7 @@ def orders_section(session: Session, restaurant_id: str, period: Period) -> dict
     if not has_imported(session, restaurant_id):
         return None
     first, end = period.utc_hours()
+    span = Span.of(first, end)
     heatmap = [[0] * 24 for _ in range(7)]
     per_currency: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     hours = session.execute(
@@ -83,75 +110,101 @@ def orders_section(session: Session, restaurant_id: str, period: Period) -> dict
             }
             for c in currencies
         ],
-        "topItems": _top_items(session, restaurant_id, first, end),
-        "byBranch": _by_branch(session, restaurant_id, first, end),
+        "topItems": _top_items(session, restaurant_id, span),
+        "byBranch": _by_branch(session, restaurant_id, span),
         "heatmap": heatmap,
-        "repeatCustomers": _repeat_customers(session, restaurant_id, first, end),
+        "repeatCustomers": _repeat_customers(session, restaurant_id, span),
     }
 
 
-def _top_items(session: Session, restaurant_id: str, first: Any, end: Any) -> list[dict[str, Any]]:
-    quantity = func.sum(OrderItemHour.quantity)
-    # The name of the latest spelling would need another read; the greatest in byte order
-    # is the same on both databases (PostgreSQL compares in its "C" collation here).
-    name = collate(OrderItemHour.name, "C") if is_postgresql(session) else OrderItemHour.name
-    rows = session.execute(
+def _rows(hourly: Any, daily: Any, columns: tuple[str, ...], restaurant_id: str, span: Span) -> Any:
+    """Return the rows of `columns` in the span: the edges' hourly rows and the days' daily
+    rows, as one subquery."""
+    parts = []
+    if span.edges:
+        in_edges = or_(*(and_(hourly.hour >= a, hourly.hour < b) for a, b in span.edges))
+        parts.append(
+            select(*(getattr(hourly, c) for c in columns)).where(
+                hourly.restaurant_id == restaurant_id, in_edges
+            )
+        )
+    if span.days is not None:
+        parts.append(
+            select(*(getattr(daily, c) for c in columns)).where(
+                daily.restaurant_id == restaurant_id,
+                daily.day >= span.days[0],
+                daily.day < span.days[1],
+            )
+        )
+    return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+
+
+def _top_items(session: Session, restaurant_id: str, span: Span) -> list[dict[str, Any]]:
+    rows = _rows(
+        OrderItemHour,
+        OrderItemDay,
+        ("product_id", "currency", "quantity", "revenue_minor"),
+        restaurant_id,
+        span,
+    )
+    quantity = func.sum(rows.c.quantity)
+    top = (
         select(
-            OrderItemHour.product_id,
-            OrderItemHour.currency,
-            func.max(name),
-            quantity,
-            func.sum(OrderItemHour.revenue_minor),
+            rows.c.product_id,
+            rows.c.currency,
+            quantity.label("quantity"),
+            func.sum(rows.c.revenue_minor).label("revenue"),
         )
-        .where(
-            OrderItemHour.restaurant_id == restaurant_id,
-            OrderItemHour.hour >= first,
-            OrderItemHour.hour < end,
-        )
-        .group_by(OrderItemHour.product_id, OrderItemHour.currency)
-        .order_by(desc(quantity), OrderItemHour.product_id, OrderItemHour.currency)
+        .group_by(rows.c.product_id, rows.c.currency)
+        .order_by(desc(quantity), rows.c.product_id, rows.c.currency)
         .limit(TOP_ITEMS)
+        .subquery()
+    )
+    named = session.execute(
+        select(top.c.product_id, top.c.currency, OrderProduct.name, top.c.quantity, top.c.revenue)
+        .outerjoin(
+            OrderProduct,
+            and_(
+                OrderProduct.restaurant_id == restaurant_id,
+                OrderProduct.product_id == top.c.product_id,
+            ),
+        )
+        .order_by(desc(top.c.quantity), top.c.product_id, top.c.currency)
     )
     return [
         {
             "productId": product_id,
-            "name": item_name,
+            "name": name or product_id,
             "quantity": int(sold),
             "revenue": format_minor(int(revenue), currency),
             "currency": currency,
         }
-        for product_id, currency, item_name, sold, revenue in rows
+        for product_id, currency, name, sold, revenue in named
     ]
 
 
-def _by_branch(session: Session, restaurant_id: str, first: Any, end: Any) -> list[dict[str, Any]]:
-    orders = func.sum(OrderBranchHour.orders)
-    rows = session.execute(
-        select(OrderBranchHour.branch_id, orders)
-        .where(
-            OrderBranchHour.restaurant_id == restaurant_id,
-            OrderBranchHour.hour >= first,
-            OrderBranchHour.hour < end,
-        )
-        .group_by(OrderBranchHour.branch_id)
-        .order_by(desc(orders), OrderBranchHour.branch_id)
+def _by_branch(session: Session, restaurant_id: str, span: Span) -> list[dict[str, Any]]:
+    rows = _rows(OrderBranchHour, OrderBranchDay, ("branch_id", "orders"), restaurant_id, span)
+    orders = func.sum(rows.c.orders)
+    found = session.execute(
+        select(rows.c.branch_id, orders)
+        .group_by(rows.c.branch_id)
+        .order_by(desc(orders), rows.c.branch_id)
     )
     return [
         {"branchId": None if branch == NO_BRANCH else branch, "orders": int(count)}
-        for branch, count in rows
+        for branch, count in found
     ]
 
 
-def _repeat_customers(session: Session, restaurant_id: str, first: Any, end: Any) -> int:
+def _repeat_customers(session: Session, restaurant_id: str, span: Span) -> int:
+    rows = _rows(
+        OrderCustomerHour, OrderCustomerDay, ("customer_ref", "orders"), restaurant_id, span
+    )
     repeaters = (
-        select(OrderCustomerHour.customer_ref)
-        .where(
-            OrderCustomerHour.restaurant_id == restaurant_id,
-            OrderCustomerHour.hour >= first,
-            OrderCustomerHour.hour < end,
-        )
-        .group_by(OrderCustomerHour.customer_ref)
-        .having(func.sum(OrderCustomerHour.orders) >= 2)
+        select(rows.c.customer_ref)
+        .group_by(rows.c.customer_ref)
+        .having(func.sum(rows.c.orders) >= 2)
         .subquery()
     )
     return int(session.scalar(select(func.count()).select_from(repeaters)) or 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models import Base
@@ -34,8 +34,9 @@ class Order(Base):
     )
     order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     created_at: Mapped[dt.datetime]
-    # The UTC hour of `created_at`: the key of the aggregates it feeds.
+    # The UTC hour and UTC day of `created_at`: the keys of the aggregates it feeds.
     hour: Mapped[dt.datetime]
+    day: Mapped[dt.date] = mapped_column(Date)
     branch_id: Mapped[str] = mapped_column(String(128), default=NO_BRANCH)
     currency: Mapped[str] = mapped_column(String(3))
     total_minor: Mapped[int] = mapped_column(BigInteger)
@@ -86,9 +87,15 @@ class OrderImportChunk(Base):
 
 
 class OrderHour(Base):
-    """Orders and revenue of one restaurant, UTC hour and currency."""
+    """Orders and revenue of one restaurant, UTC hour and currency (totals and heatmap)."""
 
     __tablename__ = "order_hours"
+    __table_args__ = (
+        # Covering: a year of hours is read from the index alone.
+        Index(
+            "ix_order_hours_cover", "restaurant_id", "hour", "currency", "orders", "revenue_minor"
+        ),
+    )
 
     restaurant_id: Mapped[str] = mapped_column(
         ForeignKey("restaurants.id", ondelete="CASCADE"), primary_key=True
@@ -97,6 +104,11 @@ class OrderHour(Base):
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     orders: Mapped[int] = mapped_column(Integer)
     revenue_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+# Items, branches and customers are kept per UTC hour and, for long periods, per UTC day:
+# a period reads whole days from the daily rows and its first and last hours from the
+# hourly ones. The daily tables have covering indexes, so a year is read from them alone.
 
 
 class OrderItemHour(Base):
@@ -110,9 +122,47 @@ class OrderItemHour(Base):
     hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
     product_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(Integer)
     revenue_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderItemDay(Base):
+    """Quantity and revenue of one product sold in one restaurant, UTC day and currency."""
+
+    __tablename__ = "order_item_days"
+    __table_args__ = (
+        Index(
+            "ix_order_item_days_cover",
+            "restaurant_id",
+            "day",
+            "product_id",
+            "currency",
+            "quantity",
+            "revenue_minor",
+        ),
+    )
+
+    restaurant_id: Mapped[str] = mapped_column(
+        ForeignKey("restaurants.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    revenue_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderProduct(Base):
+    """A product's name as the restaurant's latest order spelled it."""
+
+    __tablename__ = "order_products"
+
+    restaurant_id: Mapped[str] = mapped_column(
+        ForeignKey("restaurants.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    named_at: Mapped[dt.datetime]
 
 
 class OrderBranchHour(Base):
@@ -128,9 +178,25 @@ class OrderBranchHour(Base):
     orders: Mapped[int] = mapped_column(Integer)
 
 
+class OrderBranchDay(Base):
+    """Orders of one restaurant's branch in one UTC day."""
+
+    __tablename__ = "order_branch_days"
+    __table_args__ = (
+        Index("ix_order_branch_days_cover", "restaurant_id", "day", "branch_id", "orders"),
+    )
+
+    restaurant_id: Mapped[str] = mapped_column(
+        ForeignKey("restaurants.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    branch_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+
+
 class OrderCustomerHour(Base):
     """Orders of one customer (the POS's opaque `customerRef`) in one UTC hour: distinct
-    and repeat customers of any period are read from these."""
+    and repeat customers of any period are read from these and the daily rows."""
 
     __tablename__ = "order_customer_hours"
 
@@ -138,5 +204,21 @@ class OrderCustomerHour(Base):
         ForeignKey("restaurants.id", ondelete="CASCADE"), primary_key=True
     )
     hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    customer_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+
+
+class OrderCustomerDay(Base):
+    """Orders of one customer in one UTC day."""
+
+    __tablename__ = "order_customer_days"
+    __table_args__ = (
+        Index("ix_order_customer_days_cover", "restaurant_id", "day", "customer_ref", "orders"),
+    )
+
+    restaurant_id: Mapped[str] = mapped_column(
+        ForeignKey("restaurants.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     customer_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
     orders: Mapped[int] = mapped_column(Integer)

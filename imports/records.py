@@ -44,6 +44,11 @@ class OrderRecord:
         """Return the UTC hour the order counts in."""
         return utc_hour(self.created_at)
 
+    @property
+    def day(self) -> dt.date:
+        """Return the UTC day the order counts in."""
+        return self.created_at.astimezone(dt.UTC).date()
+
 
 def read_order(raw: dict[str, Any]) -> OrderRecord:
     """Return the record of one order of the catalog's answer.

@@ -8,10 +8,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.orm import Session
 
-from imports.models import Order, OrderImportChunk
+from imports.models import Order, OrderImportChunk, OrderProduct
 from imports.records import OrderRecord
 from store.dialects import upsert_for
 from store.timeutil import utcnow
@@ -19,6 +19,7 @@ from store.timeutil import utcnow
 _UPDATED = (
     "created_at",
     "hour",
+    "day",
     "branch_id",
     "currency",
     "total_minor",
@@ -88,6 +89,7 @@ def store_pages(
                 "order_id": record.order_id,
                 "created_at": record.created_at,
                 "hour": record.hour,
+                "day": record.day,
                 "branch_id": record.branch_id,
                 "currency": record.currency,
                 "total_minor": record.total_minor,
@@ -104,6 +106,7 @@ def store_pages(
             set_={name: insert.excluded[name] for name in _UPDATED},
         )
         connection.execute(statement, list(rows.values()))
+        _name_products(connection, restaurant_id, pages)
     touched: dict[int, ChunkState] = {}
     for page in pages:
         chunk = chunks[page.day]
@@ -136,5 +139,33 @@ def store_pages(
                 "_done": chunk.done,
             }
             for chunk in touched.values()
+        ],
+    )
+
+
+def _name_products(
+    connection: Connection, restaurant_id: str, pages: Sequence[FetchedPage]
+) -> None:
+    """Keep each product's name as its latest order spells it (for the top items)."""
+    latest: dict[str, tuple[dt.datetime, str]] = {}
+    for page in pages:
+        for record in page.records:
+            for product_id, name, _quantity, _price in record.items:
+                known = latest.get(product_id)
+                if known is None or (record.created_at, name) > known:
+                    latest[product_id] = (record.created_at, name)
+    if not latest:
+        return
+    insert = upsert_for(connection.dialect.name)(OrderProduct)
+    statement = insert.on_conflict_do_update(
+        index_elements=[OrderProduct.restaurant_id, OrderProduct.product_id],
+        set_={"name": insert.excluded.name, "named_at": insert.excluded.named_at},
+        where=OrderProduct.named_at < insert.excluded.named_at,
+    )
+    connection.execute(
+        statement,
+        [
+            {"restaurant_id": restaurant_id, "product_id": product, "name": name, "named_at": at}
+            for product, (at, name) in sorted(latest.items())
         ],
     )

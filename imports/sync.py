@@ -260,7 +260,7 @@ class OrderImporter:
                 session, job_id=job_id, restaurant_id=restaurant_id, pages=pages, chunks=chunks
             )
             for first, end in _hour_spans(chunks[day] for day in ending):
-                rebuild(session, restaurant_id, first, end)
+                rebuild(session.connection(), restaurant_id, first, end)
 
     def _read_day(
         self,

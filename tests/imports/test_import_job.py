@@ -14,11 +14,15 @@ from actors.dead_letters import list_letters, retry_letter
 from catalog.errors import CatalogError, ErrorKind
 from imports.models import (
     Order,
+    OrderBranchDay,
     OrderBranchHour,
+    OrderCustomerDay,
     OrderCustomerHour,
     OrderHour,
     OrderImport,
+    OrderItemDay,
     OrderItemHour,
+    OrderProduct,
 )
 from tests.imports.conftest import DEMO_MERCHANT, upstream_orders
 from tests.support.processes import on_rabbitmq
@@ -32,9 +36,13 @@ def aggregates(runtime) -> dict[str, list[tuple]]:
     """Every order aggregate row, comparable across runs."""
     tables = {
         "hours": (OrderHour, ("hour", "currency", "orders", "revenue_minor")),
-        "items": (OrderItemHour, ("hour", "product_id", "currency", "name", "quantity")),
+        "items": (OrderItemHour, ("hour", "product_id", "currency", "quantity", "revenue_minor")),
+        "item days": (OrderItemDay, ("day", "product_id", "currency", "quantity", "revenue_minor")),
         "branches": (OrderBranchHour, ("hour", "branch_id", "orders")),
+        "branch days": (OrderBranchDay, ("day", "branch_id", "orders")),
         "customers": (OrderCustomerHour, ("hour", "customer_ref", "orders")),
+        "customer days": (OrderCustomerDay, ("day", "customer_ref", "orders")),
+        "names": (OrderProduct, ("product_id", "name")),
     }
     with runtime.read_transaction() as session:
         return {
@@ -252,3 +260,36 @@ def test_operators_see_an_open_orders_breaker_apart_from_the_menus(
     assert 'restaurant_bot_orders_breakers{state="open"} 1.0' in text
     assert 'restaurant_bot_catalog_breakers{state="open"} 0.0' in text
     assert "merchant-y" not in text
+
+
+def test_any_period_of_the_insights_adds_up_the_orders_of_its_local_days(
+    demo, start, finished, live_runtime, fake_catalog, worker
+):
+    import collections
+    import datetime as dt
+
+    from imports.insights import orders_section
+    from store.periods import Period, local_slot, utc_hour
+
+    job = finished(start(days=30), "succeeded")
+    orders = upstream_orders(fake_catalog, job)
+
+    def local_day(order):
+        moment = dt.datetime.fromisoformat(order["createdAt"].replace("Z", "+00:00"))
+        return local_slot(utc_hour(moment), "Asia/Riyadh")[0]
+
+    days = sorted({local_day(order) for order in orders})
+    for first, last in ((days[1], days[1]), (days[3], days[9]), (days[0], days[-1])):
+        inside = [order for order in orders if first <= local_day(order) <= last]
+        refs = collections.Counter(o["customerRef"] for o in inside if o["customerRef"])
+        sold = collections.Counter()
+        for order in inside:
+            for line in order["items"]:
+                sold[line["productId"]] += line["quantity"]
+        with live_runtime.read_transaction() as session:
+            section = orders_section(session, "demo", Period(first, last, "Asia/Riyadh"))
+        assert section["count"] == len(inside)
+        assert section["repeatCustomers"] == sum(1 for n in refs.values() if n >= 2)
+        assert sum(b["orders"] for b in section["byBranch"]) == len(inside)
+        top = section["topItems"][0]
+        assert top["quantity"] == max(sold.values()) == sold[top["productId"]]

@@ -25,6 +25,16 @@ def line(product, name, quantity, price):
 
 
 ORDERS = [
+    # Before the first whole UTC day of the period: read from the hourly rows.
+    {
+        "id": "o0",
+        "createdAt": "2025-10-19T20:00:00.000Z",
+        "branchId": "b2",
+        "total": 1500,
+        "currency": "JPY",
+        "items": [line("p5", "Wagyu", 1, 1500)],
+        "customerRef": "c2",
+    },
     {
         "id": "o1",
         "createdAt": "2025-10-20T10:10:00.000Z",
@@ -114,15 +124,17 @@ def test_a_dead_import_alone_leaves_them_null(imported, live_runtime):
 
 
 def test_the_orders_of_the_period_to_the_last_minor_unit(imported, live_runtime):
-    assert imported.result == {"orders": 4, "days": 7, "pages": 7}
+    assert imported.result == {"orders": 5, "days": 7, "pages": 7}
     assert section(live_runtime, "2025-10-20", "2025-10-23") == {
-        "count": 4,
+        "count": 5,
         "revenue": [
+            {"currency": "JPY", "amount": "1500"},
             {"currency": "KWD", "amount": "3.253"},
             {"currency": "SAR", "amount": "45.49"},
         ],
         # 1.6265 and 22.745: half-even to the currency's minor unit.
         "averageTicket": [
+            {"currency": "JPY", "amount": "1500"},
             {"currency": "KWD", "amount": "1.626"},
             {"currency": "SAR", "amount": "22.74"},
         ],
@@ -155,22 +167,31 @@ def test_the_orders_of_the_period_to_the_last_minor_unit(imported, live_runtime)
                 "revenue": "0.753",
                 "currency": "KWD",
             },
+            {
+                "productId": "p5",
+                "name": "Wagyu",
+                "quantity": 1,
+                "revenue": "1500",
+                "currency": "JPY",
+            },
         ],
         "byBranch": [
             {"branchId": "b1", "orders": 2},
+            {"branchId": "b2", "orders": 2},
             {"branchId": None, "orders": 1},
-            {"branchId": "b2", "orders": 1},
         ],
         # Kolkata is UTC+5:30: the UTC hour 10:00 stands for local 16:00, 18:00 for the
-        # next day's 00:00 (SPEC §12's rounding).
-        "heatmap": heatmap(((0, 16), 2), ((2, 0), 1), ((3, 0), 1)),
-        "repeatCustomers": 1,
+        # next day's 00:00, 20:00 for 02:00 (SPEC §12's rounding).
+        "heatmap": heatmap(((0, 2), 1), ((0, 16), 2), ((2, 0), 1), ((3, 0), 1)),
+        "repeatCustomers": 2,
     }
 
 
 def test_local_days_bound_the_period_in_the_restaurants_zone(imported, live_runtime):
-    # o4 (18:40 UTC on the 22nd) is already the 23rd in Kolkata.
-    assert section(live_runtime, "2025-10-20", "2025-10-22")["count"] == 3
+    # o4 (18:40 UTC on the 22nd) is already the 23rd in Kolkata, o0 (20:00 UTC on the 19th)
+    # the 20th.
+    assert section(live_runtime, "2025-10-20", "2025-10-22")["count"] == 4
+    assert section(live_runtime, "2025-10-19", "2025-10-19")["count"] == 0
     assert section(live_runtime, "2025-10-23", "2025-10-23")["count"] == 1
     in_utc = section(live_runtime, "2025-10-22", "2025-10-22", timezone="UTC")
     assert in_utc["heatmap"] == heatmap(((2, 18), 1))
