@@ -240,3 +240,20 @@ def test_the_statement_count_does_not_grow_with_the_period_or_the_orders(
     section(live_runtime, "2024-10-24", "2025-10-23", writer=True)
     assert len(statements) == len(one_day)
     assert sum(1 for sql in one_day if sql.lstrip().upper().startswith("SELECT")) == 5
+
+
+def test_the_orders_section_plugs_into_the_insights_report_with_its_findings(
+    imported, live_runtime
+):
+    from types import SimpleNamespace
+
+    from imports.insights import OrdersSection
+
+    period = Period(dt.date(2025, 10, 20), dt.date(2025, 10, 23), "Asia/Kolkata")
+    with live_runtime.read_transaction() as session:
+        value, findings = OrdersSection().read(
+            session, SimpleNamespace(restaurant_id="k1"), period, now=NOW
+        )
+    assert value == section(live_runtime, "2025-10-20", "2025-10-23")
+    assert [finding["kind"] for finding in findings] == ["top_items"]  # too few for hours
+    assert OrdersSection.name == "orders"
