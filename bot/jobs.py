@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 WELCOME_BOOTSTRAP = ("welcome_bootstrap", "bootstrap")
 DELIVER_MESSAGE = ("deliver_message", "delivery")
 SEND_DEFERRED_REPLIES = ("send_deferred_replies", "replies")
+# Every tracked actor of the service: the metrics show each one's series (and queue) from
+# start-up; a test checks this against the actors the worker declares.
+TRACKED_ACTORS = (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES)
 
 # A job not handed to the broker after this long is relayed (its writer gave up or died).
 RELAY_AFTER = dt.timedelta(seconds=10)

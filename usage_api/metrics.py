@@ -30,7 +30,7 @@ from actors import queues
 from bot import telemetry
 from bot.context import runtime
 from bot.errors import ApiError
-from bot.jobs import DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
+from bot.jobs import TRACKED_ACTORS
 from store.jobs import job_stats
 from store.metrics import PROCESS_METRICS
 from store.timeutil import iso_z, utcnow
@@ -41,9 +41,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 # Queues shown even while empty (a queue appears in Redis only once it had a message).
-KNOWN_QUEUES = tuple(
-    queue for _, queue in (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES)
-)
+KNOWN_QUEUES = tuple(dict.fromkeys(queue for _, queue in TRACKED_ACTORS))
 BREAKER_STATES = ("open", "half_open")
 
 
