@@ -65,7 +65,7 @@ def welcome_bootstrap(**payload: Any) -> None:
             progress.report(0, len(stale), "fetching")
             outcome = bootstrap.run(request.merchant_id, stale)
     done = len(stale) - len(outcome.failures)
-    progress.report(done, len(stale), "done" if outcome.complete else "partly done")
+    progress.report(done, len(stale), outcome.step(len(stale)))
     _finish(request, outcome, started, bootstrap)
 
 
