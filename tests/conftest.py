@@ -27,6 +27,7 @@ from bot import create_app
 from bot.runtime import Runtime
 from localdev.catalog_server import CatalogServer, demo_catalog
 from localdev.fake_twilio import FakeTwilio
+from store.job_kinds import declared_queues
 from store.redis import make_redis
 from store.settings import Settings
 from tests.support.databases import delete_all_rows, migrated_engine, run_database
@@ -217,7 +218,7 @@ def broker(base_settings: Settings) -> Iterator[dramatiq.Broker]:
     yield installed
     if hasattr(installed, "delete_queues"):
         # RabbitMQ: the run's own prefixed queues (also those only web-side brokers declared).
-        installed.delete_queues(also=("bootstrap", "delivery", "replies"))
+        installed.delete_queues(also=declared_queues())
 
 
 @pytest.fixture
