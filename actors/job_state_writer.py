@@ -41,11 +41,6 @@ class JobStateWriter:
         self._pid = 0
         self._store: JobStateStore | None = None
 
-    @property
-    def store(self) -> JobStateStore | None:
-        """Return the store changes are written to (None until one is handed over)."""
-        return self._store
-
     def use(self, store: JobStateStore | None) -> None:
         """Write to `store` from now on (None: nowhere; changes are then logged and dropped)."""
         self._store = store
