@@ -12,7 +12,7 @@ import sys
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.jobs import TRACKED_ACTORS
+from store.job_kinds import declared_kinds
 from tests.support.processes import ROOT, process_env
 
 SCRAPE_AT_START = """
@@ -45,7 +45,7 @@ def test_job_retries_and_dead_letters_of_every_actor_are_0_before_any_job_ran(
 ):
     samples = scrape_a_fresh_web_process(settings, tmp_path)
     actors = {"welcome_bootstrap", "deliver_message", "send_deferred_replies"}
-    assert actors == {name for name, _ in TRACKED_ACTORS}
+    assert actors == {kind.actor for kind in declared_kinds()}
     for actor in actors:
         labels = (("actor", actor),)
         assert samples[("restaurant_bot_job_retries_total", labels)] == 0
@@ -69,7 +69,7 @@ def test_webhooks_and_twilio_sends_are_0_before_the_first_message(settings, engi
 def test_every_queue_is_on_metrics_at_0_before_its_first_message(settings, engine, tmp_path):
     samples = scrape_a_fresh_web_process(settings, tmp_path)
     assert samples[("restaurant_bot_shared_state_up", ())] == 1
-    for _, queue in TRACKED_ACTORS:
+    for queue in ("bootstrap", "delivery", "replies"):
         for state in ("ready", "delayed", "dead"):
             labels = (("queue", queue), ("state", state))
             assert samples[("restaurant_bot_queue_messages", labels)] == 0
@@ -81,4 +81,4 @@ def test_the_tracked_actors_the_metrics_know_are_the_ones_the_worker_declares(br
         for name in broker.get_declared_actors()
         if broker.get_actor(name).fn.__module__.startswith("actors.")
     }
-    assert declared == set(TRACKED_ACTORS)
+    assert declared == set(declared_kinds())
