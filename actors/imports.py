@@ -4,31 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import dramatiq
 from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 
 from actors import progress
 from actors.attempts import last_attempt
-from actors.broker import installed_broker
+from actors.broker import tracked_actor
 from actors.context import current_runtime
 from actors.errors import PermanentError, RetryLater
-from bot.jobs import IMPORT_ORDERS
 from catalog.errors import CatalogError
 from imports.requests import ImportRequest, InvalidPayload
 from imports.sync import ImportRefused, OrderImporter
-
-installed_broker()
+from store.job_kinds import IMPORT_ORDERS
 
 # A year of a busy restaurant takes minutes at worst; a retry resumes anyway.
 IMPORT_TIME_LIMIT_MS = 30 * 60 * 1000
 
 
-@dramatiq.actor(
-    actor_name=IMPORT_ORDERS[0],
-    queue_name=IMPORT_ORDERS[1],
-    tracked=True,
-    time_limit=IMPORT_TIME_LIMIT_MS,
-)
+@tracked_actor(IMPORT_ORDERS, time_limit=IMPORT_TIME_LIMIT_MS)
 def import_orders(**payload: Any) -> None:
     """Import a restaurant's POS orders of a period; a retry or a replay resumes it."""
     try:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+import click
 from flask import Flask
+from flask.cli import ScriptInfo
 
 from bot.runtime import Runtime
+from store import run_record
 from store.settings import Settings, settings_or_exit
 
 # Twilio's webhook bodies are a few KiB; anything over this is refused with 413.
@@ -13,12 +18,12 @@ MAX_BODY_BYTES = 64 * 1024
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
     """Build the application from `settings` (read from the environment when None)."""
-    from bot import cli, errors, health, requests_log, telemetry, webhook
+    from bot import cli, errors, health, requests_log, series_at_zero, telemetry, webhook
     from bot.logs import configure_logging
     from usage_api import dead_letters, import_views, jobs, metrics, openapi, usage
 
     if runtime is None:
-        settings = settings or settings_or_exit()
+        settings = settings or settings_or_exit(_command_line_environment())
         runtime = Runtime(settings)
     settings = runtime.settings
     configure_logging(settings)
@@ -40,5 +45,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(metrics.bp)
     app.register_blueprint(import_views.bp)
     cli.init_app(app)
+    series_at_zero.init_app(app)
     telemetry.start_publishing(runtime)
     return app
+
+
+def _command_line_environment() -> dict[str, str] | None:
+    """Under the `flask` command, the environment with what a running `make run` recorded
+    for the settings it leaves unset (see `store.run_record`); else None (as it is)."""
+    context = click.get_current_context(silent=True)
+    if context is None or context.find_object(ScriptInfo) is None:
+        return None
+    return run_record.fill_in(os.environ)

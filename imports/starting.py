@@ -11,9 +11,10 @@ import dramatiq
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from bot.jobs import IMPORT_ORDERS, add_job, enqueue, mark_enqueued
+from bot.jobs import add_job, enqueue, mark_enqueued
 from imports.locks import lock_restaurant
 from imports.requests import ImportRequest
+from store.job_kinds import IMPORT_ORDERS
 from store.models import Job
 
 # An import in one of these states is still going (`partial`: waiting for its retry).
@@ -38,7 +39,7 @@ def running_import(session: Session, restaurant_id: str) -> str | None:
         select(Job.id)
         .where(
             Job.restaurant_id == restaurant_id,
-            Job.actor == IMPORT_ORDERS[0],
+            Job.actor == IMPORT_ORDERS.actor,
             Job.status.in_(UNFINISHED),
         )
         .order_by(Job.created_at.desc())

@@ -18,6 +18,7 @@ from bot.cli.common import Group, WholeNumber, fail
 from bot.context import runtime
 from imports.requests import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS
 from imports.starting import ImportRunning, UnknownRestaurant, launch_import
+from store.job_kinds import IMPORT_ORDERS
 from store.jobs import get_job
 from store.models import Job
 from store.timeutil import utcnow
@@ -92,7 +93,7 @@ def follow(job_id: str, out: TextIO | None = None) -> None:
         while True:
             with runtime().read_transaction() as session:
                 job = get_job(session, job_id)
-            if job is None or job.actor != "import_orders":
+            if job is None or job.actor != IMPORT_ORDERS.actor:
                 fail(f"no import job {job_id}")
                 return
             bar.show(job)
