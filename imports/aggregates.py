@@ -12,6 +12,7 @@ locks the restaurant first (`imports.locks`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
@@ -36,6 +37,20 @@ _DAILY = (OrderItemDay, OrderBranchDay, OrderCustomerDay)
 def hours_of(since: dt.datetime, until: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """Return the UTC hours `[first, end)` that hold the moments `[since, until)`."""
     return utc_hour(since), utc_hour(until - dt.timedelta(microseconds=1)) + HOUR
+
+
+def hour_spans(
+    periods: Iterable[tuple[dt.datetime, dt.datetime]],
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Return the UTC hours that hold the moments of `periods` (each `[since, until)`), as
+    few `[first, end)` spans as possible."""
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    for first, end in sorted(hours_of(since, until) for since, until in periods):
+        if spans and first <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((first, end))
+    return spans
 
 
 def midnight(day: dt.date) -> dt.datetime:

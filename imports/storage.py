@@ -5,16 +5,20 @@ and never stores an order twice."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.orm import Session
 
 from imports.models import Order, OrderImportChunk, OrderProduct
-from imports.records import OrderRecord
+from imports.records import BadOrder, OrderRecord, read_order
 from store.dialects import upsert_for
 from store.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
 
 _UPDATED = (
     "created_at",
@@ -66,6 +70,37 @@ class FetchedPage:
     next_url: str | None
     skipped: int = 0
     dropped_items: int = field(default=0)
+
+
+def read_page(chunk: ChunkState, orders: list[dict[str, Any]], next_url: str | None) -> FetchedPage:
+    """Return the page of `chunk` whose raw orders are `orders`: the usable ones of its day."""
+    records = []
+    skipped = dropped = 0
+    for raw in orders:
+        try:
+            record = read_order(raw)
+        except BadOrder as problem:
+            logger.debug("order skipped: %s", problem)
+            skipped += 1
+            continue
+        if not chunk.since <= record.created_at < chunk.until:
+            # Outside the day asked for: another day's chunk stores it (or it is not ours).
+            skipped += 1
+            continue
+        records.append(record)
+        dropped += record.dropped_items
+    return FetchedPage(chunk.day, records, next_url, skipped, dropped)
+
+
+def progress_of(chunks: dict[int, ChunkState]) -> tuple[int, int]:
+    """Return orders stored and the estimated total: days read so far as they stand, days
+    not begun as the average of those begun (the estimate grows as pages arrive)."""
+    done = sum(chunk.orders for chunk in chunks.values())
+    begun = [chunk.estimate for chunk in chunks.values() if chunk.estimate is not None]
+    waiting = len(chunks) - len(begun)
+    average = sum(begun) / len(begun) if begun else 0
+    total = sum(begun) + round(average * waiting)
+    return done, max(done, total)
 
 
 def store_pages(

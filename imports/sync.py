@@ -13,17 +13,12 @@ the retry reads only what is missing.
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -31,13 +26,13 @@ from sqlalchemy.orm import Session
 from catalog.client import OrdersPage
 from catalog.errors import CatalogUnavailable
 from imports import notices
-from imports.aggregates import hours_of, rebuild
+from imports.aggregates import hour_spans, rebuild
 from imports.feed import OrdersFeed
+from imports.handoff import Arrivals, Failure, arrivals, fetchers, put, take
 from imports.locks import lock_restaurant
 from imports.models import Order, OrderImport, OrderImportChunk
-from imports.records import BadOrder, read_order
 from imports.requests import ImportRequest
-from imports.storage import ChunkState, FetchedPage, store_pages
+from imports.storage import ChunkState, FetchedPage, progress_of, read_page, store_pages
 from store.models import Restaurant
 from store.timeutil import utcnow
 
@@ -46,14 +41,11 @@ logger = logging.getLogger(__name__)
 Transaction = Callable[[], AbstractContextManager[Session]]
 Progress = Callable[[int, int, str], None]
 
-# The writer stores at most this many pages per transaction (more wait for the next one).
-MAX_PAGES_PER_WRITE = 64
 # A day with more pages than this is an upstream bug, not followed forever.
 MAX_PAGES_PER_DAY = 10_000
 # While another call is the orders breaker's trial, a fetcher waits this long for it.
 TRIAL_WAIT_S = 15.0
 TRIAL_POLL_S = 0.2
-_POLL_S = 0.25
 
 
 class ImportRefused(Exception):
@@ -71,12 +63,6 @@ class ImportOutcome:
     def result(self) -> dict[str, int]:
         """Return the job's result object (SPEC §13)."""
         return {"orders": self.orders, "days": self.days, "pages": self.pages}
-
-
-@dataclass
-class _Failure:
-    day: int
-    error: BaseException
 
 
 class OrderImporter:
@@ -187,23 +173,22 @@ class OrderImporter:
         progress: Progress,
     ) -> None:
         threads = min(self.concurrency, len(pending))
-        # Bounded: fetchers wait while the writer catches up, instead of filling memory.
-        arrived: queue.Queue[FetchedPage | _Failure | int] = queue.Queue(4 * threads)
+        arrived = arrivals(threads)
         stop = threading.Event()  # fetchers: read no further page
         started = time.perf_counter()
         counts = {"pages": 0, "orders": 0, "skipped": 0, "dropped_items": 0}
-        failures: list[_Failure] = []
+        failures: list[Failure] = []
         open_days = len(pending)
         resumed = any(chunk.pages for chunk in chunks.values())
-        progress(*_done_and_total(chunks), "resuming" if resumed else "starting")
-        with _fetchers(threads) as (pool, abandoned):
+        progress(*progress_of(chunks), "resuming" if resumed else "starting")
+        with fetchers(threads) as (pool, abandoned):
             for chunk in pending:
                 pool.submit(self._read_day, merchant_id, chunk, arrived, stop, abandoned)
             while open_days:
-                batch, finished_days = _take(arrived)
+                batch, finished_days = take(arrived)
                 open_days -= finished_days
                 pages = [item for item in batch if isinstance(item, FetchedPage)]
-                for failure in (item for item in batch if isinstance(item, _Failure)):
+                for failure in (item for item in batch if isinstance(item, Failure)):
                     failures.append(failure)
                     stop.set()
                 if not pages:
@@ -216,7 +201,7 @@ class OrderImporter:
                     counts["dropped_items"] += page.dropped_items
                 last = chunks[pages[-1].day]
                 step = f"day {last.day}/{request.days}, page {last.pages}"
-                progress(*_done_and_total(chunks), step)
+                progress(*progress_of(chunks), step)
         elapsed = time.perf_counter() - started
         if counts["skipped"] or counts["dropped_items"]:
             logger.warning(
@@ -259,14 +244,14 @@ class OrderImporter:
             store_pages(
                 session, job_id=job_id, restaurant_id=restaurant_id, pages=pages, chunks=chunks
             )
-            for first, end in _hour_spans(chunks[day] for day in ending):
+            for first, end in hour_spans((chunks[day].since, chunks[day].until) for day in ending):
                 rebuild(session.connection(), restaurant_id, first, end)
 
     def _read_day(
         self,
         merchant_id: str,
         chunk: ChunkState,
-        arrived: queue.Queue[FetchedPage | _Failure | int],
+        arrived: Arrivals,
         stop: threading.Event,
         abandoned: threading.Event,
     ) -> None:
@@ -277,15 +262,15 @@ class OrderImporter:
                 if stop.is_set() or abandoned.is_set():
                     return
                 page = self._page(merchant_id, url, stop)
-                _put(arrived, _parse(chunk, page.orders, page.next_url), abandoned)
+                put(arrived, read_page(chunk, page.orders, page.next_url), abandoned)
                 if page.next_url is None:
                     return
                 url = page.next_url
             raise ImportRefused(f"day {chunk.day} has more than {MAX_PAGES_PER_DAY} pages")
         except Exception as error:
-            _put(arrived, _Failure(chunk.day, error), abandoned)
+            put(arrived, Failure(chunk.day, error), abandoned)
         finally:
-            _put(arrived, 1, abandoned)  # this day is done: finished, stopped or failed
+            put(arrived, 1, abandoned)  # this day is done: finished, stopped or failed
 
     def _page(self, merchant_id: str, url: str, stop: threading.Event) -> OrdersPage:
         """Read a page; while another call is the breaker's trial, wait for its verdict."""
@@ -334,97 +319,3 @@ class OrderImporter:
             )
         progress(outcome.orders, outcome.orders, "done")
         return outcome
-
-
-def _parse(chunk: ChunkState, orders: list[dict[str, Any]], next_url: str | None) -> FetchedPage:
-    records = []
-    skipped = dropped = 0
-    for raw in orders:
-        try:
-            record = read_order(raw)
-        except BadOrder as problem:
-            logger.debug("order skipped: %s", problem)
-            skipped += 1
-            continue
-        if not chunk.since <= record.created_at < chunk.until:
-            # Outside the day asked for: another day's chunk stores it (or it is not ours).
-            skipped += 1
-            continue
-        records.append(record)
-        dropped += record.dropped_items
-    return FetchedPage(chunk.day, records, next_url, skipped, dropped)
-
-
-def _hour_spans(chunks: Iterable[ChunkState]) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Return the UTC hours the days hold, as few `[first, end)` spans as possible."""
-    spans: list[tuple[dt.datetime, dt.datetime]] = []
-    for first, end in sorted(hours_of(chunk.since, chunk.until) for chunk in chunks):
-        if spans and first <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
-        else:
-            spans.append((first, end))
-    return spans
-
-
-def _take(
-    arrived: queue.Queue[FetchedPage | _Failure | int],
-) -> tuple[list[FetchedPage | _Failure], int]:
-    """Wait for the next item, then take what else has arrived (up to a write's worth)."""
-    batch: list[FetchedPage | _Failure] = []
-    finished = 0
-    try:
-        item = arrived.get(timeout=_POLL_S)
-    except queue.Empty:
-        return batch, finished
-    while True:
-        if isinstance(item, int):
-            finished += item
-        else:
-            batch.append(item)
-        if len(batch) >= MAX_PAGES_PER_WRITE:
-            break
-        try:
-            item = arrived.get_nowait()
-        except queue.Empty:
-            break
-    return batch, finished
-
-
-def _done_and_total(chunks: dict[int, ChunkState]) -> tuple[int, int]:
-    """Return orders stored and the estimated total: days read so far as they stand, days
-    not begun as the average of those begun (the estimate grows as pages arrive)."""
-    done = sum(chunk.orders for chunk in chunks.values())
-    begun = [chunk.estimate for chunk in chunks.values() if chunk.estimate is not None]
-    waiting = len(chunks) - len(begun)
-    average = sum(begun) / len(begun) if begun else 0
-    total = sum(begun) + round(average * waiting)
-    return done, max(done, total)
-
-
-def _put(
-    arrived: queue.Queue[FetchedPage | _Failure | int],
-    item: FetchedPage | _Failure | int,
-    abandoned: threading.Event,
-) -> None:
-    """Hand `item` to the writer; drop it once the writer has gone (`abandoned`)."""
-    while True:
-        try:
-            arrived.put(item, timeout=_POLL_S)
-            return
-        except queue.Full:
-            if abandoned.is_set():
-                return
-
-
-@contextlib.contextmanager
-def _fetchers(threads: int) -> Iterator[tuple[ThreadPoolExecutor, threading.Event]]:
-    """Yield a pool of fetcher threads and the event that tells them the writer is gone."""
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="order-import")
-    abandoned = threading.Event()
-    try:
-        yield pool, abandoned
-    finally:
-        # Nobody waits for fetchers still reading (a time limit or a database error in
-        # the writer must not wait on the network): they read no further page.
-        abandoned.set()
-        pool.shutdown(wait=False, cancel_futures=True)
