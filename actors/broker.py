@@ -24,6 +24,7 @@ from dramatiq.middleware import (
 from actors.acks import JournalingRedisBroker
 from actors.middleware.jobs import JobTracking
 from actors.middleware.metrics import JobMetrics
+from actors.middleware.reconnect import OnceMoreOnDisconnect
 from actors.middleware.retries import Retries
 from actors.middleware.shape import MessageShape
 from store.redis import unconfigured_redis
@@ -63,6 +64,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
             backoff_ms=settings.queue_backoff_delay_ms,
             max_backoff_ms=settings.queue_max_backoff_ms,
         ),
+        OnceMoreOnDisconnect(),
     ]
     if url and url.startswith(("amqp://", "amqps://")):
         from actors.rabbitmq import PrefixedRabbitmqBroker
