@@ -22,6 +22,7 @@ from dramatiq.middleware import (
 )
 
 from actors.acks import JournalingRedisBroker
+from actors.middleware.failure_logs import ExpectedFailureLogs
 from actors.middleware.jobs import JobTracking
 from actors.middleware.metrics import JobMetrics
 from actors.middleware.reconnect import OnceMoreOnDisconnect
@@ -65,6 +66,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
             max_backoff_ms=settings.queue_max_backoff_ms,
         ),
         OnceMoreOnDisconnect(),
+        ExpectedFailureLogs(),
     ]
     if url and url.startswith(("amqp://", "amqps://")):
         from actors.rabbitmq import PrefixedRabbitmqBroker
