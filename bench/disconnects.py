@@ -64,8 +64,7 @@ def main() -> None:
     print(f"database: {plain.url.get_backend_name()}; {args.batches} batches of {args.calls}")
     for name, figures in (*cycles.items(), *units.items()):
         print(
-            f"{name:>8}: median {statistics.median(figures):6.2f} µs, "
-            f"best {min(figures):6.2f} µs"
+            f"{name:>8}: median {statistics.median(figures):6.2f} µs, best {min(figures):6.2f} µs"
         )
     checkout_cost = statistics.median(cycles["watched"]) - statistics.median(cycles["plain"])
     unit_cost = statistics.median(units["unit"]) - statistics.median(units["bare"])
