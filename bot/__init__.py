@@ -14,8 +14,9 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class BotApp(Flask):
-    """Flask, where a view whose first statement met a database connection the server had
-    closed (a failover, a restarted PgBouncer) runs once more before it answers 503."""
+    """Flask, where a view whose first database connection turned out closed by the server
+    (a failover, a restarted PgBouncer) runs once more before it answers 503
+    (`store.disconnects` decides when that is safe)."""
 
     def dispatch_request(self) -> ResponseReturnValue:
         return once_more_on_disconnect(

@@ -1,9 +1,10 @@
-"""An actor whose first statement met a database connection the server had closed runs once
-more, in the same attempt, on a fresh connection (`store.disconnects`).
+"""An actor whose first database connection turned out closed by the server (a failover, a
+restarted PgBouncer) runs once more, in the same attempt, on a fresh connection
+(`store.disconnects` decides when that is safe).
 
-Without it the attempt would fail and wait for the retry backoff, and be counted. Nothing of
-the first run reached the database, so the job row simply shows one attempt. A second
-failure fails the attempt as before.
+Without it the attempt would fail, wait for the retry backoff and count as an attempt;
+nothing of the first run remains in the database, so the job row shows one attempt. A
+second failure fails the attempt as before.
 """
 
 from __future__ import annotations

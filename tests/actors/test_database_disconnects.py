@@ -50,7 +50,7 @@ def start_worker(broker, job_actors, pool_runtime):
     use_runtime(None)
 
 
-def test_a_job_whose_first_statement_meets_a_closed_connection_succeeds_in_one_attempt(
+def test_a_job_whose_connection_the_server_closed_succeeds_in_one_attempt(
     pool_runtime, settings, job_actors, start_worker, job_row, caplog
 ):
     with pool_runtime.transaction() as session:

@@ -1,5 +1,5 @@
-"""`once_more_on_disconnect`: a unit of work runs once more only when its first statement met
-a connection the database had closed."""
+"""`once_more_on_disconnect`: a unit of work runs once more only when its first connection,
+still held, turned out closed by the database."""
 
 import logging
 
@@ -53,7 +53,7 @@ class Work:
         return 42
 
 
-def test_a_unit_whose_first_statement_met_a_closed_connection_runs_once_more(caplog):
+def test_a_unit_whose_first_connection_was_closed_by_the_server_runs_once_more(caplog):
     work = Work(closed_connection())
     with caplog.at_level(logging.WARNING):
         assert once_more_on_disconnect(work, what="job test") == 42
