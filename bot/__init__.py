@@ -5,15 +5,28 @@ from __future__ import annotations
 import os
 
 import click
-from flask import Flask
+from flask import Flask, request
 from flask.cli import ScriptInfo
+from flask.typing import ResponseReturnValue
 
 from bot.runtime import Runtime
 from store import run_record
+from store.disconnects import once_more_on_disconnect
 from store.settings import Settings, settings_or_exit
 
 # Twilio's webhook bodies are a few KiB; anything over this is refused with 413.
 MAX_BODY_BYTES = 64 * 1024
+
+
+class BotApp(Flask):
+    """Flask, where a view whose first database connection turned out closed by the server
+    (a failover, a restarted PgBouncer) runs once more before it answers 503
+    (`store.disconnects` decides when that is safe)."""
+
+    def dispatch_request(self) -> ResponseReturnValue:
+        return once_more_on_disconnect(
+            super().dispatch_request, what=f"{request.method} {request.path}"
+        )
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
@@ -28,7 +41,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     settings = runtime.settings
     configure_logging(settings)
 
-    app = Flask(__name__)
+    app = BotApp(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
