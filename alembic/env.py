@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+import alerts.models  # noqa: F401  (its tables are migrated and cleaned too)
 from alembic import context
 from store.db import make_engine
 from store.models import Base

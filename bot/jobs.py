@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 WELCOME_BOOTSTRAP = ("welcome_bootstrap", "bootstrap")
 DELIVER_MESSAGE = ("deliver_message", "delivery")
 SEND_DEFERRED_REPLIES = ("send_deferred_replies", "replies")
+DELIVER_NOTIFICATION = ("deliver_notification", "notifications")
 
 # A job not handed to the broker after this long is relayed (its writer gave up or died).
 RELAY_AFTER = dt.timedelta(seconds=10)
@@ -41,12 +42,16 @@ def add_job(
     *,
     restaurant_id: str | None,
     delay_ms: int | None = None,
+    job_id: str | None = None,
 ) -> Job:
-    """Add a queued job row for `actor` (name, queue); enqueue it after commit."""
+    """Add a queued job row for `actor` (name, queue); enqueue it after commit.
+
+    `job_id` (a fresh UUID when None) lets the caller name rows after their job.
+    """
     name, queue = actor
     now = utcnow()
     job = Job(
-        id=str(uuid.uuid4()),
+        id=job_id or str(uuid.uuid4()),
         actor=name,
         queue=queue,
         restaurant_id=restaurant_id,

@@ -15,6 +15,7 @@ import redis
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.crossing import Crossings
 from bot.allowances import MinuteAllowance
 from bot.bootstrap import WelcomeBootstrap
 from bot.catalog_views import CachedCatalog, LoadingCatalog
@@ -142,7 +143,9 @@ class Runtime:
         """Return the inbound-message handler of this process."""
 
         def build() -> Reception:
-            inbox = Inbox(MinuteAllowance(self.redis, self.keys), self.catalog_peek)
+            inbox = Inbox(
+                MinuteAllowance(self.redis, self.keys), self.catalog_peek, self.alert_crossings
+            )
             return Reception(
                 self.settings,
                 self.sessions,
@@ -155,6 +158,11 @@ class Runtime:
             )
 
         return self._once("reception", build)
+
+    @property
+    def alert_crossings(self) -> Crossings:
+        """Return the process's alert crossing detector (it remembers rules that fired)."""
+        return self._once("alert_crossings", Crossings)
 
     @property
     def bootstrap(self) -> WelcomeBootstrap:
