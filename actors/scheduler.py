@@ -51,7 +51,7 @@ class Ticks:
 
 def periodic_jobs() -> list[Ticks]:
     """Return every periodic job with its period."""
-    from actors import maintenance
+    from actors import alert_upkeep, maintenance
 
     return [
         # Every 5 s: with WORKER_HEARTBEAT_TIMEOUT_MS (15 s) a killed worker's messages
@@ -61,6 +61,10 @@ def periodic_jobs() -> list[Ticks]:
         # Every minute: jobs whose message Redis lost (it scans the queues' hashes).
         Ticks("stranded", 60, maintenance.requeue_stranded),
         Ticks("cleanup", 3600, maintenance.clean_up),
+        # Alerts (SPEC §15): the pace of every restaurant (the webhook also checks it when
+        # a conversation opens), and operator events (each at most once an hour).
+        Ticks("alerts-pace", 3600, alert_upkeep.check_pace),
+        Ticks("alerts-operator", 60, alert_upkeep.check_operator_events),
     ]
 
 

@@ -16,6 +16,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.crossing import Crossings
+from alerts.deliveries import Notifiers
+from alerts.email_sender import EmailSender
+from alerts.secrets import SecretBox
+from alerts.webhook_sender import WebhookSender
+from alerts.whatsapp_sender import WhatsAppSender
 from bot.allowances import MinuteAllowance
 from bot.bootstrap import WelcomeBootstrap
 from bot.catalog_views import CachedCatalog, LoadingCatalog
@@ -165,6 +170,35 @@ class Runtime:
         return self._once("alert_crossings", Crossings)
 
     @property
+    def secret_box(self) -> SecretBox:
+        """Return the encrypter of channel secrets (`SECRETS_KEY`)."""
+        return self._once("secret_box", lambda: SecretBox(self.settings.secrets_key))
+
+    @property
+    def notifiers(self) -> Notifiers:
+        """Return the senders of notifications: webhook, e-mail, WhatsApp, operator webhook."""
+
+        def build() -> Notifiers:
+            settings = self.settings
+            return Notifiers(
+                webhook=WebhookSender(allow_private=settings.alert_webhook_allow_private),
+                # OPS_WEBHOOK_URL is the operator's own setting: no address rules for it.
+                ops_webhook=WebhookSender(allow_private=True),
+                email=EmailSender(settings.smtp_url, settings.smtp_from),
+                whatsapp=WhatsAppSender(
+                    self.sessions,
+                    self.worker_messenger,
+                    settings.content_sids.get("owner_alert"),
+                    settings.queue_backoff_delay_ms,
+                ),
+                secrets=self.secret_box,
+                ops_url=settings.ops_webhook_url,
+                ops_secret=settings.ops_webhook_secret,
+            )
+
+        return self._once("notifiers", build)
+
+    @property
     def bootstrap(self) -> WelcomeBootstrap:
         """Return the welcome bootstrap (catalog through cache and breaker, templates)."""
 
@@ -239,6 +273,8 @@ class Runtime:
             shared["cache"].close()
         if "catalog_client" in shared:
             shared["catalog_client"].close()
+        if "notifiers" in shared:
+            shared["notifiers"].close()
         if "fetch_pool" in shared:
             shared["fetch_pool"].shutdown(wait=False, cancel_futures=True)
         if "redis" in self.__dict__:
