@@ -21,7 +21,7 @@ def test_the_month_pace_projects_the_rate_of_the_last_seven_days():
 
 def test_a_hot_month_reaches_its_limit_on_the_first_day_the_pace_gets_there():
     # 10 a day from 250: 260, 270, … 300 on the 5th day after Oct 20 → Oct 25.
-    rate, projected, reached = month_pace(
+    _rate, projected, reached = month_pace(
         conversations_last_7_days=70,
         conversations_this_month=250,
         monthly_limit=300,
@@ -86,11 +86,15 @@ def test_the_daily_rate_is_per_hour_since_local_midnight():
     # Riyadh (+3): 12:00 UTC is 15:00 local, 15 hours in; 300 messages → 20.00 an hour;
     # 200 more to the limit of 500 takes 10 hours → 01:00 local: tomorrow, so null.
     now = dt.datetime(2025, 10, 20, 12, 0, tzinfo=dt.UTC)
-    rate, reached_at = day_pace(messages_today=300, daily_limit=500, now=now, timezone="Asia/Riyadh")
+    rate, reached_at = day_pace(
+        messages_today=300, daily_limit=500, now=now, timezone="Asia/Riyadh"
+    )
     assert rate == Decimal("20.00")
     assert reached_at is None
     # A limit of 400: 100 more at 20 an hour → 5 hours → 17:00 UTC (20:00 local).
-    rate, reached_at = day_pace(messages_today=300, daily_limit=400, now=now, timezone="Asia/Riyadh")
+    rate, reached_at = day_pace(
+        messages_today=300, daily_limit=400, now=now, timezone="Asia/Riyadh"
+    )
     assert reached_at == dt.datetime(2025, 10, 20, 17, 0, tzinfo=dt.UTC)
 
 

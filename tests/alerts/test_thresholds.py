@@ -61,8 +61,20 @@ def test_monthly_conversations_fire_on_the_conversation_that_reaches_the_thresho
     data = [e.data for e in alert_events(db_session)]
     month = utcnow().strftime("%Y-%m")
     assert data == [
-        {"metric": "monthly_conversations", "threshold": 80, "used": 4, "limit": 5, "period": month},
-        {"metric": "monthly_conversations", "threshold": 100, "used": 5, "limit": 5, "period": month},
+        {
+            "metric": "monthly_conversations",
+            "threshold": 80,
+            "used": 4,
+            "limit": 5,
+            "period": month,
+        },
+        {
+            "metric": "monthly_conversations",
+            "threshold": 100,
+            "used": 5,
+            "limit": 5,
+            "period": month,
+        },
     ]
 
 
