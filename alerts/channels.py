@@ -20,6 +20,10 @@ CHANNEL_TYPES = ("webhook", "email", "whatsapp")
 MAX_CHANNELS = 20
 
 
+class TooManyChannels(Exception):
+    """The restaurant has `MAX_CHANNELS` channels already (a `409 conflict`)."""
+
+
 @dataclass(frozen=True)
 class NewChannel:
     """A created channel, with the webhook's secret in the clear (shown once)."""
@@ -60,7 +64,8 @@ def create_channel(
     """Add a channel from a `POST /api/alerts/channels` body.
 
     Raises:
-      InvalidAlertInput: An unknown type, a bad target, too many channels.
+      InvalidAlertInput: An unknown type or a bad target.
+      TooManyChannels: The restaurant has `MAX_CHANNELS` already.
       SecretsUnavailable: A webhook while `SECRETS_KEY` is not set.
     """
     if not isinstance(payload, dict):
@@ -80,7 +85,7 @@ def create_channel(
         .where(AlertChannel.restaurant_id == restaurant_id)
     )
     if (count or 0) >= MAX_CHANNELS:
-        raise InvalidAlertInput(f"at most {MAX_CHANNELS} channels per restaurant")
+        raise TooManyChannels(f"at most {MAX_CHANNELS} channels per restaurant; delete one first")
     secret = new_signing_secret() if kind == "webhook" else None
     channel = AlertChannel(
         id="ch_" + uuid.uuid4().hex[:24],

@@ -55,20 +55,15 @@ def parse_rules(payload: Any) -> tuple[Rule, ...]:
 
     Raises:
       InvalidAlertInput: Not a list of rules, more than 10, an unknown metric, a threshold
-        outside 1–100 (or one given for pace), a rule given twice.
+        outside 1–100 (or one given for pace).
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("rules"), list):
         raise InvalidAlertInput('expected a JSON object {"rules": [...]}')
     items = payload["rules"]
     if len(items) > MAX_RULES:
         raise InvalidAlertInput(f"at most {MAX_RULES} rules, got {len(items)}")
-    rules: list[Rule] = []
-    for n, item in enumerate(items):
-        rules.append(_parse_rule(n, item))
-    keys = [(rule.metric, rule.threshold) for rule in rules]
-    if len(set(keys)) != len(keys):
-        raise InvalidAlertInput("a rule (metric and threshold) is given twice")
-    return tuple(rules)
+    # A rule given twice is kept as given: it still fires once (the firing key is the same).
+    return tuple(_parse_rule(n, item) for n, item in enumerate(items))
 
 
 def _parse_rule(n: int, item: Any) -> Rule:
@@ -89,6 +84,8 @@ def _parse_rule(n: int, item: Any) -> Rule:
         if threshold is not None:
             raise InvalidAlertInput(f"{where}.threshold: must be null for pace")
         return Rule(PACE, None, enabled)
+    if isinstance(threshold, float) and threshold.is_integer():
+        threshold = int(threshold)  # 80.0 is the integer 80 in JSON
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 100:
         raise InvalidAlertInput(f"{where}.threshold: expected a whole percent from 1 to 100")
     return Rule(metric, threshold, enabled)

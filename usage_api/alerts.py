@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from alerts import events
 from alerts.channels import (
+    TooManyChannels,
     channel_json,
     create_channel,
     delete_channel,
@@ -28,7 +29,7 @@ from bot.context import runtime
 from bot.errors import ApiError
 from store.models import Job, Restaurant
 from store.restaurants import RESTAURANT_ID
-from usage_api.auth import Principal, require_can_act, require_owner_or_admin
+from usage_api.auth import Principal, forbidden, require_can_act, require_owner_or_admin
 from usage_api.clock import request_now
 from usage_api.pagination import page_request
 
@@ -39,9 +40,11 @@ TEST_MESSAGE = "A test notification from restaurant-bot: this channel works."
 
 def _restaurant(session: Session, principal: Principal) -> str:
     """Return the restaurant the request is about: the PAT's, or `?restaurantId=`."""
+    restaurant_id = request.args.get("restaurantId", "")
     if principal.restaurant_id is not None:
+        if restaurant_id and restaurant_id != principal.restaurant_id:
+            raise forbidden("this token does not give access to that restaurant")
         return principal.restaurant_id
-    restaurant_id = request.args.get("restaurantId", "").strip()
     if not restaurant_id:
         raise ApiError(400, "missing_restaurant_id", "an API key must name ?restaurantId=")
     if not RESTAURANT_ID.fullmatch(restaurant_id) or session.get(Restaurant, restaurant_id) is None:
@@ -117,6 +120,8 @@ def add_channel() -> ResponseReturnValue:
             )
         except InvalidAlertInput as error:
             raise _invalid(error) from None
+        except TooManyChannels as error:
+            raise ApiError(409, "conflict", str(error)) from None
         except SecretsUnavailable as error:
             raise ApiError(503, "unavailable", str(error)) from None
         answer = channel_json(created.channel)
@@ -160,7 +165,7 @@ def list_notifications() -> ResponseReturnValue:
     with runtime().read_transaction() as session:
         principal = require_owner_or_admin(session)
         restaurant_id = principal.restaurant_id
-        if restaurant_id is None and request.args.get("restaurantId"):
+        if restaurant_id is not None or "restaurantId" in request.args:
             restaurant_id = _restaurant(session, principal)
         page = page_request(request.args)
         total, items = delivery_page(session, restaurant_id, limit=page.limit, offset=page.offset)

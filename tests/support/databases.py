@@ -12,10 +12,10 @@ import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+import alerts.models  # noqa: F401  (its tables too)
 from store.db import make_engine, normalize_database_url
 from store.migrations import upgrade
 from store.models import Base
-import alerts.models  # noqa: F401  (its tables too)
 
 
 def backend_name() -> str:
