@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
 
-from bot.runtime import Runtime
 from store.settings import Settings, settings_or_exit
+
+if TYPE_CHECKING:
+    # Imported when the app is built, not with the package: domain packages the runtime
+    # wires in (alerts) import `bot.jobs` and friends, which runs this file first.
+    from bot.runtime import Runtime
 
 # Twilio's webhook bodies are a few KiB; anything over this is refused with 413.
 MAX_BODY_BYTES = 64 * 1024
@@ -15,6 +21,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the application from `settings` (read from the environment when None)."""
     from bot import cli, errors, health, requests_log, telemetry, webhook
     from bot.logs import configure_logging
+    from bot.runtime import Runtime
     from usage_api import alerts, dead_letters, jobs, metrics, openapi, usage
 
     if runtime is None:
