@@ -201,3 +201,23 @@ def test_pace_is_checked_when_a_conversation_opens(
         assert len(firings) == 1
     else:
         assert events == []
+
+
+def test_rules_put_through_the_api_apply_to_the_next_message_of_this_process(
+    client, settings, db_session, fake_twilio
+):
+    from tests.usage_api.conftest import owner_headers
+
+    restaurant = factories.restaurant(db_session, settings, daily_limit=2)
+    headers = owner_headers(db_session, restaurant.id)
+    off = [{"metric": "daily_messages", "threshold": 50, "enabled": False}]
+    assert client.put("/api/alerts/rules", json={"rules": off}, headers=headers).status_code == 200
+    send(client, settings, restaurant, "+966511111111")
+    assert alert_events(db_session) == []
+
+    on = [{"metric": "daily_messages", "threshold": 50, "enabled": True}]
+    assert client.put("/api/alerts/rules", json={"rules": on}, headers=headers).status_code == 200
+    send(client, settings, restaurant, "+966511111111")
+
+    [event] = alert_events(db_session)
+    assert (event.data["threshold"], event.data["used"]) == (50, 2)
