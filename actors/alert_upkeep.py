@@ -4,37 +4,39 @@ from __future__ import annotations
 
 import logging
 
-from actors.context import current_runtime
 from actors.dead_letters import DeadLetters, DeadLettersUnsupported
 from alerts import operator
 from alerts.pace import evaluate_pace
 from bot import jobs
+from bot.runtime import Runtime
 from store.models import Job
 from store.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
 
-def hand_over(new_jobs: list[Job]) -> None:
+def hand_over(runtime: Runtime, new_jobs: list[Job]) -> None:
     """Enqueue jobs written by a committed transaction (the relay retries what fails)."""
-    runtime = current_runtime()
     enqueued = jobs.enqueue(runtime.broker, new_jobs)
     with runtime.autocommit() as connection:
         jobs.mark_enqueued(connection, enqueued)
 
 
-def check_pace() -> int:
+def check_pace(runtime: Runtime) -> int:
     """Fire `pace` for every restaurant whose month runs hot (once per month each)."""
-    runtime = current_runtime()
-    fired = evaluate_pace(runtime.transaction, runtime.settings, utcnow(), after_commit=hand_over)
+    fired = evaluate_pace(
+        runtime.transaction,
+        runtime.settings,
+        utcnow(),
+        after_commit=lambda new_jobs: hand_over(runtime, new_jobs),
+    )
     if fired:
         logger.info("alerts: pace fired for %d restaurant(s)", fired)
     return fired
 
 
-def check_operator_events() -> int:
+def check_operator_events(runtime: Runtime) -> int:
     """Send the operator events whose condition holds now, once per hour per subject."""
-    runtime = current_runtime()
     if not runtime.settings.ops_webhook_url:
         return 0
     now = utcnow()
@@ -55,6 +57,6 @@ def check_operator_events() -> int:
         return 0
     with runtime.transaction() as session:
         new_jobs = operator.emit_conditions(session, fresh, now)
-    hand_over(new_jobs)
+    hand_over(runtime, new_jobs)
     logger.warning("alerts: operator event(s) %s", ", ".join(c.type for c in fresh))
     return len(fresh)

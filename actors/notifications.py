@@ -7,13 +7,12 @@ import dramatiq
 
 from actors import progress
 from actors.attempts import last_attempt, replayed
-from actors.broker import installed_broker
+from actors.broker import tracked_actor
 from actors.context import current_runtime
 from actors.errors import PermanentError
 from alerts.deliveries import UnknownDelivery, deliver, reopen
 from alerts.failures import DeliveryFailed, DeliveryRefused
-
-installed_broker()
+from store.job_kinds import DELIVER_NOTIFICATION
 
 # Past the webhook's 5 s timeout and an SMTP conversation's, with room to record.
 NOTIFICATION_TIME_LIMIT_MS = 60_000
@@ -26,7 +25,7 @@ class NotificationFailed(dramatiq.errors.Retry):
     """
 
 
-@dramatiq.actor(queue_name="notifications", tracked=True, time_limit=NOTIFICATION_TIME_LIMIT_MS)
+@tracked_actor(DELIVER_NOTIFICATION, time_limit=NOTIFICATION_TIME_LIMIT_MS)
 def deliver_notification(delivery_id: str, restaurant_id: str | None = None) -> None:
     """Deliver notification `delivery_id` (an event to one channel); idempotent.
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from alerts.models import AlertChannel, AlertEvent, NotificationDelivery
 from bot import jobs
+from store.job_kinds import DELIVER_NOTIFICATION
 from store.models import Job
 from store.timeutil import iso_z
 
@@ -122,7 +123,7 @@ def _add_delivery(
     delivery_id = str(uuid.uuid4())
     job = jobs.add_job(
         session,
-        jobs.DELIVER_NOTIFICATION,
+        DELIVER_NOTIFICATION,
         {"delivery_id": delivery_id, "restaurant_id": restaurant_id},
         restaurant_id=restaurant_id,
         job_id=delivery_id,

@@ -1,5 +1,10 @@
 """The process's long-lived resources, built once from the settings and shared by requests
-and actor messages: database engine and sessions, Redis, the broker to enqueue on."""
+and actor messages: database engine and sessions, Redis, the broker to enqueue on.
+
+The runtime is where the process's parts are put together, so it imports from every
+package below the entry points, and the broker's construction from `actors.broker`
+(nothing there imports the runtime back).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import redis
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from actors.broker import build_broker
 from alerts.crossing import Crossings
 from alerts.deliveries import Notifiers
 from alerts.email_sender import EmailSender
@@ -83,8 +89,6 @@ class Runtime:
     @cached_property
     def broker(self) -> dramatiq.Broker:
         """Return a broker to enqueue on (the worker process consumes from the same queues)."""
-        from actors.broker import build_broker
-
         return build_broker(self.settings)
 
     @property

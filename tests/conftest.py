@@ -27,6 +27,7 @@ from bot import create_app
 from bot.runtime import Runtime
 from localdev.catalog_server import CatalogServer, demo_catalog
 from localdev.fake_twilio import FakeTwilio
+from store.job_kinds import declared_queues
 from store.redis import make_redis
 from store.settings import Settings
 from tests.support.databases import delete_all_rows, migrated_engine, run_database
@@ -123,7 +124,10 @@ def base_settings(
         queue_backoff_delay_ms=50,
         queue_max_backoff_ms=500,
         catalog_breaker_cooldown_ms=500,
-        worker_heartbeat_timeout_ms=2000,
+        # A live worker refreshes its heartbeat about every second, but on a loaded CI
+        # machine a gap of 2 s happened: the sweep then took a LIVE worker's job for a
+        # dead one and ran it twice (attempts 2). 6 s keeps recovery quick in tests.
+        worker_heartbeat_timeout_ms=6000,
         sufrah_api_key="test-catalog-key",
         # Webhook channels store their signing secret encrypted with it (SPEC §15).
         secrets_key=TEST_SECRETS_KEY,
@@ -224,7 +228,7 @@ def broker(base_settings: Settings) -> Iterator[dramatiq.Broker]:
     yield installed
     if hasattr(installed, "delete_queues"):
         # RabbitMQ: the run's own prefixed queues (also those only web-side brokers declared).
-        installed.delete_queues(also=("bootstrap", "delivery", "replies", "notifications"))
+        installed.delete_queues(also=declared_queues())
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ from actors import queues
 from bot import telemetry
 from bot.context import runtime
 from bot.errors import ApiError
-from bot.jobs import DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
+from bot.runtime import Runtime
+from store.job_kinds import declared_queues
 from store.jobs import job_stats
 from store.metrics import PROCESS_METRICS
 from store.timeutil import iso_z, utcnow
@@ -41,9 +42,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 # Queues shown even while empty (a queue appears in Redis only once it had a message).
-KNOWN_QUEUES = tuple(
-    queue for _, queue in (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES)
-)
+KNOWN_QUEUES = declared_queues()
 BREAKER_STATES = ("open", "half_open")
 
 
@@ -51,7 +50,7 @@ BREAKER_STATES = ("open", "half_open")
 _UNREACHABLE = (redis.RedisError, SQLAlchemyError, OSError, dramatiq.errors.BrokerConnectionError)
 
 
-def operations_snapshot(current: Any) -> dict[str, Any]:
+def operations_snapshot(current: Runtime) -> dict[str, Any]:
     """Return what an operator looks at: queues, jobs, breakers, cache, workers.
 
     Each part is read on its own: a part whose store is unreachable is `null` and named in
@@ -86,16 +85,7 @@ def operations_snapshot(current: Any) -> dict[str, Any]:
         "deadLetters": None if depths is None else sum(d["dead"] for d in depths.values()),
         "jobs": jobs,
         "oldestQueuedJob": None if jobs is None else jobs["oldestQueued"],
-        "breakers": (
-            None
-            if "breakers" in unavailable
-            else {
-                "available": False,
-                "reason": "the catalog circuit breaker is not part of this build",
-            }
-            if breakers is None
-            else {"available": True, "tripped": breakers}
-        ),
+        "breakers": None if breakers is None else {"available": True, "tripped": breakers},
         "cache": cache,
         "workers": workers,
     }
@@ -143,7 +133,7 @@ def prometheus_metrics() -> ResponseReturnValue:
 class SharedStateCollector(Collector):
     """Metrics read at scrape time from Redis and the database (the same for every process)."""
 
-    def __init__(self, current: Any) -> None:
+    def __init__(self, current: Runtime) -> None:
         self.current = current
 
     def collect(self) -> Iterator[Any]:

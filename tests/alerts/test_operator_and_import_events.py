@@ -61,8 +61,10 @@ def test_operator_events_are_signed_and_sent_once_an_hour_per_subject(
                 created_at=old, updated_at=old)
         )  # fmt: skip
 
-    assert alert_upkeep.check_operator_events() == 2
-    assert alert_upkeep.check_operator_events() == 0  # the same subjects within the hour
+    assert alert_upkeep.check_operator_events(live_runtime) == 2
+    assert (
+        alert_upkeep.check_operator_events(live_runtime) == 0
+    )  # the same subjects within the hour
 
     assert wait_until(lambda: len(receiver.events("/ops", OPS_SECRET)) == 2, timeout=30)
     received = {e["type"]: e for e in receiver.events("/ops", OPS_SECRET)}
@@ -75,7 +77,7 @@ def test_operator_events_are_signed_and_sent_once_an_hour_per_subject(
 
 def test_without_ops_webhook_url_nothing_is_checked(live_runtime, upkeep, settings):
     live_runtime.settings = settings.replace(ops_webhook_url=None)
-    assert alert_upkeep.check_operator_events() == 0
+    assert alert_upkeep.check_operator_events(live_runtime) == 0
 
 
 def test_an_import_that_completes_notifies_its_true_count(
@@ -129,8 +131,8 @@ def test_pace_is_checked_hourly_for_every_restaurant(live_runtime, settings, upk
                     conversation_count=999 if rid == "r-hot" else 1, message_count=0,
                 )
             )  # fmt: skip
-    assert alert_upkeep.check_pace() == 1
-    assert alert_upkeep.check_pace() == 0  # once per month
+    assert alert_upkeep.check_pace(live_runtime) == 1
+    assert alert_upkeep.check_pace(live_runtime) == 0  # once per month
     with live_runtime.read_transaction() as session:
         from sqlalchemy import select
 

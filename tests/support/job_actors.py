@@ -1,7 +1,7 @@
 """Actors of the job-system tests, declared on the run's broker.
 
 The worker subprocesses of the recovery and shutdown tests import this module too
-(`dramatiq actors.broker:setup tests.support.job_actors --queues test-slow`).
+(`dramatiq actors.context:setup tests.support.job_actors --queues test-slow`).
 """
 
 from __future__ import annotations
