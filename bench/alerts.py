@@ -8,8 +8,9 @@ every notification has reached the receiver, with 2 worker processes.
 2. The Procfile's worker line starts with WORKER_PROCESSES=2.
 3. The crossings: for each restaurant, the webhook's own decision function
    (`Crossings.after_accepted`) gets the counter values of the message that reaches 80 %
-   of the daily limit, 100 restaurants per transaction, as fast as it goes (or spread
-   evenly over `--spread` seconds); the delivery jobs are enqueued after each commit, as the webhook
+   of the daily limit, 100 restaurants per transaction, in `--writers` processes (as the
+   webhook's several web processes would), as fast as they go (or spread evenly over
+   `--spread` seconds); the delivery jobs are enqueued after each commit, as the webhook
    does.
 4. Figures: how long the crossings took, the time from the first crossing to the last
    notification received, and the latency of each notification (event time → received).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -90,6 +92,34 @@ def seed(engine, count: int, receiver_url: str, box: SecretBox) -> list[str]:
     return ids
 
 
+def cross(db_url: str, settings: Settings, ids: list[str], spread: float) -> None:
+    """Write the crossings of `ids` as the webhook would, 100 a transaction (one process)."""
+    from actors.broker import build_broker
+    from bot import jobs
+
+    engine = make_engine(db_url)
+    broker = build_broker(settings)
+    sessions = make_session_factory(engine)
+    crossings = Crossings()
+    period = UsagePeriod.of(utcnow(), "UTC")
+    per_batch = 100
+    pause = spread / max(1, len(ids) // per_batch)
+    for start in range(0, len(ids), per_batch):
+        batch_started = time.time()
+        new_jobs = []
+        with sessions() as session, session.begin():
+            for rid in ids[start : start + per_batch]:
+                new_jobs += crossings.after_accepted(
+                    session, _Tenant(rid), period, DayCounts(8, 0), 0,
+                    opened_conversation=False, now=utcnow(),
+                )  # fmt: skip
+        jobs.enqueue(broker, new_jobs)
+        # As fast as it goes, or spread evenly over `spread` seconds.
+        time.sleep(max(0.0, pause - (time.time() - batch_started)))
+    broker.close()
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="postgresql")
@@ -98,6 +128,7 @@ def main() -> None:
         "--spread", type=float, default=0.0, help="spread the crossings over (s); 0: at once"
     )
     parser.add_argument("--deadline", type=float, default=300.0, help="give up after (s)")
+    parser.add_argument("--writers", type=int, default=4, help="processes writing crossings")
     args = parser.parse_args()
 
     key = Fernet.generate_key().decode()
@@ -112,43 +143,31 @@ def main() -> None:
         upgrade(engine)
         box = SecretBox(key)
         ids = seed(engine, args.restaurants, receiver.url, box)
+        engine.dispose()  # the writers fork: each opens its own connections
         settings = Settings(database_url=db_url, redis_url=redis, redis_namespace=namespace)
         env = shell_env(
             DATABASE_URL=db_url, REDIS_URL=redis, REDIS_NAMESPACE=namespace, SECRETS_KEY=key,
             ALERT_WEBHOOK_ALLOW_PRIVATE="1", WORKER_PROCESSES="2", LOG_LEVEL="WARNING",
         )  # fmt: skip
         log = Path(tmp) / "worker.log"
-        from actors.broker import build_broker
-        from bot import jobs
-
-        broker = build_broker(settings)
-        sessions = make_session_factory(engine)
-        crossings = Crossings()
         with process(procfile_line("worker"), env, log=log):
             time.sleep(3)  # the worker processes start and connect
-            now = utcnow()
-            period = UsagePeriod.of(now, "UTC")
+            context = multiprocessing.get_context("fork")
             started = time.time()
-            per_batch = 100
-            pause = args.spread / max(1, len(ids) // per_batch)
-            for start in range(0, len(ids), per_batch):
-                batch_started = time.time()
-                new_jobs = []
-                with sessions() as session, session.begin():
-                    for rid in ids[start : start + per_batch]:
-                        new_jobs += crossings.after_accepted(
-                            session, _Tenant(rid), period, DayCounts(8, 0), 0,
-                            opened_conversation=False, now=utcnow(),
-                        )  # fmt: skip
-                jobs.enqueue(broker, new_jobs)
-                # As fast as it goes, or spread evenly over --spread seconds.
-                time.sleep(max(0.0, pause - (time.time() - batch_started)))
+            writers = [
+                context.Process(
+                    target=cross, args=(db_url, settings, ids[n :: args.writers], args.spread)
+                )
+                for n in range(args.writers)
+            ]
+            for writer in writers:
+                writer.start()
+            for writer in writers:
+                writer.join()
             crossed = time.time() - started
             receiver.requests.wait_until(lambda r: len(r) >= len(ids), args.deadline)
             done = time.time() - started
             posts = receiver.posts()
-        broker.close()
-        engine.dispose()
         good = sum(1 for r in posts if verify(SECRET, r.headers.get(SIGNATURE_HEADER), r.body))
         events = {json.loads(r.body)["id"] for r in posts}
         latencies = sorted(
@@ -159,7 +178,7 @@ def main() -> None:
         f"database: {args.database}; {len(ids)} restaurants, 2 worker processes x 8 threads"
         f" ({procfile_line('worker')})"
     )
-    print(f"crossings written and enqueued in {crossed:.1f} s")
+    print(f"crossings written and enqueued in {crossed:.1f} s by {args.writers} processes")
     print(
         f"notifications received: {len(posts)} ({len(events)} distinct events, {good} signed"
         f" correctly) {done:.1f} s after the first crossing"
