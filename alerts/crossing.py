@@ -48,7 +48,7 @@ class AlertTenant(Protocol):
     def alert_rules(self) -> tuple[Rule, ...]: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Crossing:
     """A threshold reached: what the event says."""
 
@@ -73,12 +73,13 @@ def reached(
         if not rule.enabled or rule.threshold is None:
             continue
         if rule.metric == DAILY_MESSAGES:
-            used, limit, key = day.messages, daily_limit, period.day.isoformat()
+            used, limit = day.messages, daily_limit
         elif rule.metric == MONTHLY_CONVERSATIONS:
-            used, limit, key = conversations, monthly_limit, month_key(period)
+            used, limit = conversations, monthly_limit
         else:
             continue
         if limit > 0 and used * 100 >= rule.threshold * limit:
+            key = period.day.isoformat() if rule.metric == DAILY_MESSAGES else month_key(period)
             found.append(Crossing(rule.metric, rule.threshold, used, limit, key))
     return found
 
@@ -91,8 +92,8 @@ class Crossings:
         self._lock = threading.Lock()
 
     def _known(self, key: tuple[str, str, int, str]) -> bool:
-        with self._lock:
-            return key in self._fired
+        # A read needs no lock: a dict lookup, and a stale answer costs one conflict at most.
+        return key in self._fired
 
     def _remember(self, key: tuple[str, str, int, str]) -> None:
         with self._lock:
@@ -114,10 +115,9 @@ class Crossings:
         if not rules:
             return []
         jobs: list[Job] = []
-        crossings = reached(
+        for crossing in reached(
             rules, period, day, conversations, tenant.daily_limit, tenant.monthly_limit
-        )
-        for crossing in crossings:
+        ):
             key = (tenant.id, crossing.metric, crossing.threshold, crossing.period)
             if self._known(key):
                 continue
