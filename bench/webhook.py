@@ -186,22 +186,20 @@ def main() -> None:
                     ]
                     load(web_port, "/whatsapp/webhook", batch, concurrency=8, processes=2)
             service, baseline, alerts_off = [], [], []
-            for _ in range(args.rounds):
-                requests = [
-                    signed(url, token, inbound(random.choice(customers), "help"))
-                    for _ in range(args.requests)
-                ]
-                service.append(load(web_port, "/whatsapp/webhook", requests, args.concurrency))
+            for round_number in range(args.rounds):
+                # Alerts on and off take turns going first (each round's load hits the
+                # second one's database and Redis a little warmer).
+                targets = [(RESTAURANT_NUMBER, service)]
                 if args.alerts == "compare":
+                    targets.append((ALERTS_OFF_NUMBER, alerts_off))
+                    if round_number % 2:
+                        targets.reverse()
+                for number, results in targets:
                     requests = [
-                        signed(
-                            url, token, inbound(random.choice(customers), "help", ALERTS_OFF_NUMBER)
-                        )
+                        signed(url, token, inbound(random.choice(customers), "help", number))
                         for _ in range(args.requests)
                     ]
-                    alerts_off.append(
-                        load(web_port, "/whatsapp/webhook", requests, args.concurrency)
-                    )
+                    results.append(load(web_port, "/whatsapp/webhook", requests, args.concurrency))
                 hello_requests = [
                     (b"x=1", {"Content-Type": "application/x-www-form-urlencoded"})
                 ] * args.requests
