@@ -63,7 +63,7 @@ def welcome_bootstrap(**payload: Any) -> None:
             progress.report(0, len(stale), "fetching")
             outcome = bootstrap.run(request.merchant_id, stale)
     done = len(stale) - len(outcome.failures)
-    progress.report(done, len(stale), "done" if outcome.complete else "partly done")
+    progress.report(done, len(stale), outcome.step(len(stale)))
     _finish(request, outcome, started)
 
 
@@ -80,7 +80,8 @@ def _finish(request: BootstrapRequest, outcome: Outcome, started: float) -> None
         logger.info("welcome bootstrap done %s", line)
         return
     failed = ", ".join(f"{name}: {error}" for name, error in outcome.failures.items())
-    logger.warning("welcome bootstrap incomplete %s failed=[%s]", line, failed)
+    # At INFO: the job fails, and its retry (or final) line names what failed at WARNING.
+    logger.info("welcome bootstrap incomplete %s failed=[%s]", line, failed)
     if not outcome.retryable:
         raise PermanentError(f"catalog refused the bootstrap: {failed}")
     if outcome.counts or outcome.templates:

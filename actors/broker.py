@@ -25,8 +25,10 @@ from dramatiq.middleware import (
 
 from actors.acks import JournalingRedisBroker
 from actors.job_states import JOURNAL
+from actors.middleware.failure_logs import ExpectedFailureLogs
 from actors.middleware.jobs import JobTracking
 from actors.middleware.metrics import JobMetrics
+from actors.middleware.reconnect import OnceMoreOnDisconnect
 from actors.middleware.retries import Retries
 from actors.middleware.shape import MessageShape
 from store.job_kinds import JobKind
@@ -67,6 +69,8 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
             backoff_ms=settings.queue_backoff_delay_ms,
             max_backoff_ms=settings.queue_max_backoff_ms,
         ),
+        OnceMoreOnDisconnect(),
+        ExpectedFailureLogs(),
     ]
     if url and url.startswith(("amqp://", "amqps://")):
         from actors.rabbitmq import PrefixedRabbitmqBroker

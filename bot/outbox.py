@@ -119,15 +119,22 @@ def add_outbound(
     return OutboxItem(message_id, customer_id, outgoing, restaurant_id)
 
 
-def send(messenger: Messenger, items: list[OutboxItem]) -> list[Attempt]:
-    """Send each item once, in order; never raises for a send error."""
+def send(
+    messenger: Messenger, items: list[OutboxItem], *, failure_level: int = logging.WARNING
+) -> list[Attempt]:
+    """Send each item once, in order; never raises for a send error.
+
+    `failure_level` is the level of a failure's log line (a delivery job lowers it: its own
+    line reports the failure).
+    """
     attempts = []
     for item in items:
         try:
             attempts.append(Attempt(item, sent=messenger.send(item.outgoing)))
         except Exception as error:
             failure = classify(error)
-            logger.warning(
+            logger.log(
+                failure_level,
                 "send of outbound message %s failed: %s %s%s",
                 item.message_id,
                 failure.code,

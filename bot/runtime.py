@@ -40,6 +40,7 @@ from catalog.breaker import CircuitBreaker
 from catalog.client import CatalogClient
 from catalog.reader import CatalogReader
 from store.db import make_engine, make_read_engine, make_session_factory
+from store.disconnects import mark_written
 from store.redis import Keys, make_redis, unconfigured_redis
 from store.settings import Settings
 
@@ -255,6 +256,8 @@ class Runtime:
     @contextmanager
     def autocommit(self) -> Iterator[Connection]:
         """Open a connection whose every statement commits by itself (single-row updates)."""
+        # Its first statement commits: the request or job using it is never run again.
+        mark_written()
         if self._sessions_given:
             # Tests hand in sessions on one connection held in a transaction: join it.
             with self.transaction() as session:

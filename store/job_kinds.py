@@ -46,6 +46,11 @@ SEND_DEFERRED_REPLIES = job_kind("send_deferred_replies", queue="replies")
 DELIVER_NOTIFICATION = job_kind("deliver_notification", queue="notifications")
 
 
+def declared_kinds() -> tuple[JobKind, ...]:
+    """Return every declared job kind, in declaration order."""
+    return tuple(_declared.values())
+
+
 def declared_queues() -> tuple[str, ...]:
     """Return the queues of the declared job kinds, each once, in declaration order."""
     return tuple(dict.fromkeys(kind.queue for kind in _declared.values()))

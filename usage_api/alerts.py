@@ -39,17 +39,18 @@ TEST_MESSAGE = "A test notification from restaurant-bot: this channel works."
 
 
 def _restaurant(session: Session, principal: Principal) -> str:
-    """Return the restaurant the request is about: the PAT's, or `?restaurantId=`."""
-    restaurant_id = request.args.get("restaurantId", "")
+    """Return the restaurant the request is about: the PAT's (which `?restaurantId=` may
+    name, and no other), or the one an API key names with `?restaurantId=`."""
+    named = request.args.get("restaurantId")
     if principal.restaurant_id is not None:
-        if restaurant_id and restaurant_id != principal.restaurant_id:
+        if named is not None and named != principal.restaurant_id:
             raise forbidden("this token does not give access to that restaurant")
         return principal.restaurant_id
-    if not restaurant_id:
+    if not named:
         raise ApiError(400, "missing_restaurant_id", "an API key must name ?restaurantId=")
-    if not RESTAURANT_ID.fullmatch(restaurant_id) or session.get(Restaurant, restaurant_id) is None:
-        raise ApiError(404, "not_found", f"no restaurant with id {restaurant_id!r}")
-    return restaurant_id
+    if not RESTAURANT_ID.fullmatch(named) or session.get(Restaurant, named) is None:
+        raise ApiError(404, "not_found", f"no restaurant with id {named!r}")
+    return named
 
 
 def _body() -> Any:

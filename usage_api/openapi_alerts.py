@@ -24,13 +24,14 @@ from usage_api.openapi_schema import (
 _RESTAURANT = {
     "name": "restaurantId",
     "in": "query",
-    "required": True,
-    "description": "The restaurant (an API key must name it; a PAT may name only its own)",
+    "description": (
+        "The restaurant: an API key must name it (else 400 `missing_restaurant_id`);"
+        " a PAT may leave it out or name its own (another is 403)"
+    ),
     "schema": {"type": "string", "minLength": 1},
 }
 _ANY_RESTAURANT = {
     **_RESTAURANT,
-    "required": False,
     "description": "The restaurant (an API key without it sees every delivery)",
 }
 _METRIC = {"type": "string", "enum": ["daily_messages", "monthly_conversations", "pace"]}

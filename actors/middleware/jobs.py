@@ -123,9 +123,14 @@ class JobTracking(dramatiq.Middleware):
         elapsed_ms = (
             time.perf_counter() - getattr(self._started, "at", time.perf_counter())
         ) * 1000
-        # Successes at DEBUG: actors log their own line (SPEC §5.7: one line per job).
-        quiet = exception is None or isinstance(exception, Postpone)
-        level = logging.DEBUG if quiet else logging.WARNING
+        # Successes at DEBUG: actors log their own line (SPEC §5.7: one line per job). A
+        # failed attempt that will be retried at INFO: `Retries` logs why, and when.
+        if exception is None or isinstance(exception, Postpone):
+            level = logging.DEBUG
+        elif values["status"] in ("queued", "partial"):
+            level = logging.INFO
+        else:
+            level = logging.WARNING
         logger.log(level, "job %s %s %.0fms", message.actor_name, values["status"], elapsed_ms)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:

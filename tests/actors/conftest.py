@@ -30,6 +30,10 @@ def send_job(live_runtime, broker, job_actors) -> Callable[..., str]:
         with live_runtime.transaction() as session:
             job = jobs.add_job(session, JobKind(actor, queue), kwargs, restaurant_id=restaurant_id)
         assert jobs.enqueue(live_runtime.broker, [job]) == [job.id]
+        # As the webhook does: a row left unmarked is enqueued again by the relay once it
+        # is `queued` and 10 s old (e.g. after recovery), and then runs twice.
+        with live_runtime.transaction() as session:
+            jobs.mark_enqueued(session, [job.id])
         return job.id
 
     return send
