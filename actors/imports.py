@@ -7,6 +7,7 @@ from typing import Any
 from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 
 from actors import progress
+from actors.alert_upkeep import hand_over
 from actors.attempts import last_attempt
 from actors.broker import tracked_actor
 from actors.context import current_runtime
@@ -32,7 +33,10 @@ def import_orders(**payload: Any) -> None:
         raise PermanentError("import_orders runs as a job only (its id is the job's)")
     runtime = current_runtime()
     importer = OrderImporter(
-        runtime.transaction, runtime.orders_feed, concurrency=runtime.settings.import_concurrency
+        runtime.transaction,
+        runtime.orders_feed,
+        concurrency=runtime.settings.import_concurrency,
+        hand_over=lambda deliveries: hand_over(runtime, deliveries),
     )
     job_id = message.message_id
     try:

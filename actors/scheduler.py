@@ -15,7 +15,7 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from actors import maintenance
+from actors import alert_upkeep, maintenance
 from actors.context import current_runtime, setup
 from bot.runtime import Runtime
 
@@ -62,6 +62,10 @@ def periodic_jobs() -> list[Ticks]:
         # Every minute: jobs whose message Redis lost (it scans the queues' hashes).
         Ticks("stranded", 60, maintenance.requeue_stranded),
         Ticks("cleanup", 3600, maintenance.clean_up),
+        # Alerts (SPEC §15): the pace of every restaurant (the webhook also checks it when
+        # a conversation opens), and operator events (each at most once an hour).
+        Ticks("alerts-pace", 3600, alert_upkeep.check_pace),
+        Ticks("alerts-operator", 60, alert_upkeep.check_operator_events),
     ]
 
 

@@ -8,6 +8,12 @@ answered with a real HTTP send to FakeTwilio at 0 ms latency) against the servic
 hello-world Flask POST served by the Procfile's `web` command line. Prints req/s, p50,
 p99 of each and the ratio, then the welcome latency (webhook received → FakeTwilio got
 the send) at low load.
+
+Alerts on vs off (SPEC §15): the same rounds also go to a second restaurant whose alert
+rules are all off. The first keeps the default rules and, after the conversations opened
+before the rounds, is past 80 % of its monthly conversations (the steady state after a
+crossing: every message checks the thresholds against the counters and finds the firing
+already known). `--alerts off` skips the comparison.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from bench.support import (
 )
 
 RESTAURANT_NUMBER = "+966500000777"
+ALERTS_OFF_NUMBER = "+966500000778"
 
 
 def signed(url: str, token: str, form: dict[str, str]) -> tuple[bytes, dict[str, str]]:
@@ -52,14 +59,14 @@ def signed(url: str, token: str, form: dict[str, str]) -> tuple[bytes, dict[str,
     return body, headers
 
 
-def inbound(sender: str, text: str) -> dict[str, str]:
+def inbound(sender: str, text: str, to: str = RESTAURANT_NUMBER) -> dict[str, str]:
     sid = "SM" + uuid.uuid4().hex
     return {
         "MessageSid": sid,
         "SmsMessageSid": sid,
         "AccountSid": "AC" + "0" * 32,
         "From": f"whatsapp:{sender}",
-        "To": f"whatsapp:{RESTAURANT_NUMBER}",
+        "To": f"whatsapp:{to}",
         "Body": text,
         "ProfileName": "Bench",
         "WaId": sender.lstrip("+"),
@@ -101,7 +108,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--welcomes", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=40, help="unmeasured welcomes first")
+    parser.add_argument("--alerts", choices=("compare", "off"), default="compare")
     args = parser.parse_args()
+    # Past 80 % of the monthly conversations once the measured customers are in (on).
+    monthly_limit = int((args.customers + args.welcomes + args.warmup) / 0.9)
 
     token, account = uuid.uuid4().hex, "AC" + uuid.uuid4().hex
     twilio, twilio_url = fake_twilio(token, account)
@@ -128,9 +138,17 @@ def main() -> None:
             [*flask, "restaurants", "create", "--id", "bench", "--name", "Bench Grill",
              "--whatsapp-number", RESTAURANT_NUMBER, "--merchant-id", "bench",
              "--daily-limit", "100000000", "--per-minute-limit", "100000000",
-             "--monthly-limit", "100000000", "--welcome-content-sid", "HX" + "b" * 32],
+             "--monthly-limit", str(monthly_limit), "--welcome-content-sid", "HX" + "b" * 32],
             env,
         )  # fmt: skip
+        run(
+            [*flask, "restaurants", "create", "--id", "bench-off", "--name", "Bench Grill Off",
+             "--whatsapp-number", ALERTS_OFF_NUMBER, "--merchant-id", "bench",
+             "--daily-limit", "100000000", "--per-minute-limit", "100000000",
+             "--monthly-limit", str(monthly_limit), "--welcome-content-sid", "HX" + "b" * 32],
+            env,
+        )  # fmt: skip
+        run([*flask, "alerts", "set", "--restaurant", "bench-off"], env)  # every rule off
         web = procfile_line("web")
         hello = web.replace("'bot:create_app()'", "bench.hello:app")
         hello_env = {**env, "PORT": str(hello_port)}
@@ -157,19 +175,31 @@ def main() -> None:
             arrived = {s["To"]: s["received_at"] for s in sends(twilio_url) if s.get("ContentSid")}
             welcome = sorted(arrived[to] - t0 for to, t0 in started.items() if to in arrived)
             # Existing customers: open their conversations first.
-            for chunk_start in range(0, len(customers), 50):
-                batch = [
-                    signed(url, token, inbound(c, "hi"))
-                    for c in customers[chunk_start : chunk_start + 50]
-                ]
-                load(web_port, "/whatsapp/webhook", batch, concurrency=8, processes=2)
-            service, baseline = [], []
-            for _ in range(args.rounds):
-                requests = [
-                    signed(url, token, inbound(random.choice(customers), "help"))
-                    for _ in range(args.requests)
-                ]
-                service.append(load(web_port, "/whatsapp/webhook", requests, args.concurrency))
+            restaurants = [RESTAURANT_NUMBER]
+            if args.alerts == "compare":
+                restaurants.append(ALERTS_OFF_NUMBER)
+            for number in restaurants:
+                for chunk_start in range(0, len(customers), 50):
+                    batch = [
+                        signed(url, token, inbound(c, "hi", number))
+                        for c in customers[chunk_start : chunk_start + 50]
+                    ]
+                    load(web_port, "/whatsapp/webhook", batch, concurrency=8, processes=2)
+            service, baseline, alerts_off = [], [], []
+            for round_number in range(args.rounds):
+                # Alerts on and off take turns going first (each round's load hits the
+                # second one's database and Redis a little warmer).
+                targets = [(RESTAURANT_NUMBER, service)]
+                if args.alerts == "compare":
+                    targets.append((ALERTS_OFF_NUMBER, alerts_off))
+                    if round_number % 2:
+                        targets.reverse()
+                for number, results in targets:
+                    requests = [
+                        signed(url, token, inbound(random.choice(customers), "help", number))
+                        for _ in range(args.requests)
+                    ]
+                    results.append(load(web_port, "/whatsapp/webhook", requests, args.concurrency))
                 hello_requests = [
                     (b"x=1", {"Content-Type": "application/x-www-form-urlencoded"})
                 ] * args.requests
@@ -190,12 +220,22 @@ def main() -> None:
     ours, hello_world = combine(service), combine(baseline)
     print(f"database: {args.database}; {args.rounds} rounds x {args.requests} requests, "
           f"{args.concurrency} connections; gunicorn: {web}")  # fmt: skip
-    for name, figures in (("webhook `help`", ours), ("hello world", hello_world)):
+    rows = [("webhook `help`", ours), ("hello world", hello_world)]
+    if alerts_off:
+        rows.insert(1, ("alerts off", combine(alerts_off)))
+    for name, figures in rows:
         print(
             f"{name:16} {figures['rate']:8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms  "
             f"p99 {figures['p99_ms']:6.2f} ms  errors {figures['errors']:.0f}"
         )
     print(f"throughput ratio webhook/hello: {ours['rate'] / hello_world['rate']:.3f}")
+    if alerts_off:
+        off = combine(alerts_off)
+        print(
+            f"alerts on vs off: {ours['rate']:.0f} vs {off['rate']:.0f} req/s "
+            f"({(ours['rate'] / off['rate'] - 1) * 100:+.1f} %), p50 {ours['p50_ms']:.2f} vs "
+            f"{off['p50_ms']:.2f} ms"
+        )
     print(
         f"welcome latency ({len(welcome)} new customers, one at a time): "
         f"p50 {percentile(welcome, 50) * 1000:.2f} ms  p99 {percentile(welcome, 99) * 1000:.2f} ms"

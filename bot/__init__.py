@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, request
 from flask.cli import ScriptInfo
 from flask.typing import ResponseReturnValue
 
-from bot.runtime import Runtime
 from store import run_record
 from store.disconnects import once_more_on_disconnect
 from store.settings import Settings, settings_or_exit
+
+if TYPE_CHECKING:
+    # Imported when the app is built, not with the package: domain packages the runtime
+    # wires in (alerts) import `bot.jobs` and friends, which runs this file first.
+    from bot.runtime import Runtime
 
 # Twilio's webhook bodies are a few KiB; anything over this is refused with 413.
 MAX_BODY_BYTES = 64 * 1024
@@ -33,7 +38,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the application from `settings` (read from the environment when None)."""
     from bot import cli, errors, health, requests_log, series_at_zero, telemetry, webhook
     from bot.logs import configure_logging
-    from usage_api import dead_letters, import_views, jobs, metrics, openapi, usage
+    from bot.runtime import Runtime
+    from usage_api import alerts, dead_letters, import_views, jobs, metrics, openapi, usage
 
     if runtime is None:
         settings = settings or settings_or_exit(_command_line_environment())
@@ -57,6 +63,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(dead_letters.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(import_views.bp)
+    app.register_blueprint(alerts.bp)
     cli.init_app(app)
     series_at_zero.init_app(app)
     telemetry.start_publishing(runtime)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, update
 from sqlalchemy.orm import Session
 
+from alerts.crossing import Crossings
 from bot import flow, inbound_sql, jobs, outbox, texts
 from bot.allowances import MinuteAllowance
 from bot.messenger import Outgoing
@@ -89,11 +90,18 @@ class Inbox:
     Parameters:
       allowance(MinuteAllowance): The per-minute window in Redis.
       catalog(flow.CatalogView): Catalog data available without waiting (the cache).
+      alerts(Crossings): Turns the counters' new values into alert firings (SPEC §15).
     """
 
-    def __init__(self, allowance: MinuteAllowance, catalog: flow.CatalogView) -> None:
+    def __init__(
+        self,
+        allowance: MinuteAllowance,
+        catalog: flow.CatalogView,
+        alerts: Crossings | None = None,
+    ) -> None:
         self.allowance = allowance
         self.catalog = catalog
+        self.alerts = alerts or Crossings()
 
     def receive(
         self, session: Session, tenant: Tenant, message: InboundMessage, now: dt.datetime
@@ -165,18 +173,27 @@ class Inbox:
         )
         # Last: the counter rows every message of the restaurant updates.
         period = UsagePeriod.of(now, tenant.timezone)
-        if not counters.take_daily_message(
-            session, tenant.id, period, tenant.daily_limit
-        ) or not counters.record_month(
-            session,
-            tenant.id,
-            period,
-            now,
-            messages=1,
-            opens_conversation=open_id is None,
-            monthly_limit=tenant.monthly_limit,
-        ):
+        opens = open_id is None
+        day = counters.count_daily_message(
+            session, tenant.id, period, tenant.daily_limit, opens_conversation=opens
+        )
+        conversations = None
+        if day is not None:
+            conversations = counters.count_month(
+                session,
+                tenant.id,
+                period,
+                now,
+                messages=1,
+                opens_conversation=opens,
+                monthly_limit=tenant.monthly_limit,
+            )
+        if day is None or conversations is None:
             raise AllowanceRefused(tenant.id)
+        # Alert thresholds, decided from the values the upserts returned (SPEC §15).
+        receipt.jobs += self.alerts.after_accepted(
+            session, tenant, period, day, conversations, opened_conversation=opens, now=now
+        )
         return receipt
 
     def receive_throttled(

@@ -37,11 +37,15 @@ def add_job(
     *,
     restaurant_id: str | None,
     delay_ms: int | None = None,
+    job_id: str | None = None,
 ) -> Job:
-    """Add a queued job row of `kind` (`store.job_kinds`); enqueue it after commit."""
+    """Add a queued job row of `kind` (`store.job_kinds`); enqueue it after commit.
+
+    `job_id` (a fresh UUID when None) lets the caller name rows after their job.
+    """
     now = utcnow()
     job = Job(
-        id=str(uuid.uuid4()),
+        id=job_id or str(uuid.uuid4()),
         actor=kind.actor,
         queue=kind.queue,
         restaurant_id=restaurant_id,

@@ -21,6 +21,12 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from actors.broker import build_broker
+from alerts.crossing import Crossings
+from alerts.deliveries import Notifiers
+from alerts.email_sender import EmailSender
+from alerts.secrets import SecretBox
+from alerts.webhook_sender import WebhookSender
+from alerts.whatsapp_sender import WhatsAppSender
 from bot.allowances import MinuteAllowance
 from bot.bootstrap import WelcomeBootstrap
 from bot.catalog_views import CachedCatalog, LoadingCatalog
@@ -175,7 +181,9 @@ class Runtime:
         """Return the inbound-message handler of this process."""
 
         def build() -> Reception:
-            inbox = Inbox(MinuteAllowance(self.redis, self.keys), self.catalog_peek)
+            inbox = Inbox(
+                MinuteAllowance(self.redis, self.keys), self.catalog_peek, self.alert_crossings
+            )
             return Reception(
                 self.settings,
                 self.sessions,
@@ -188,6 +196,40 @@ class Runtime:
             )
 
         return self._once("reception", build)
+
+    @property
+    def alert_crossings(self) -> Crossings:
+        """Return the process's alert crossing detector (it remembers rules that fired)."""
+        return self._once("alert_crossings", Crossings)
+
+    @property
+    def secret_box(self) -> SecretBox:
+        """Return the encrypter of channel secrets (`SECRETS_KEY`)."""
+        return self._once("secret_box", lambda: SecretBox(self.settings.secrets_key))
+
+    @property
+    def notifiers(self) -> Notifiers:
+        """Return the senders of notifications: webhook, e-mail, WhatsApp, operator webhook."""
+
+        def build() -> Notifiers:
+            settings = self.settings
+            return Notifiers(
+                webhook=WebhookSender(allow_private=settings.alert_webhook_allow_private),
+                # OPS_WEBHOOK_URL is the operator's own setting: no address rules for it.
+                ops_webhook=WebhookSender(allow_private=True),
+                email=EmailSender(settings.smtp_url, settings.smtp_from),
+                whatsapp=WhatsAppSender(
+                    self.sessions,
+                    self.worker_messenger,
+                    settings.content_sids.get("owner_alert"),
+                    settings.queue_backoff_delay_ms,
+                ),
+                secrets=self.secret_box,
+                ops_url=settings.ops_webhook_url,
+                ops_secret=settings.ops_webhook_secret,
+            )
+
+        return self._once("notifiers", build)
 
     @property
     def bootstrap(self) -> WelcomeBootstrap:
@@ -264,7 +306,7 @@ class Runtime:
             shared, self._shared = self._shared, {}
         if "cache" in shared:
             shared["cache"].close()
-        for client in ("catalog_client", "orders_client"):
+        for client in ("catalog_client", "orders_client", "notifiers"):
             if client in shared:
                 shared[client].close()
         if "fetch_pool" in shared:

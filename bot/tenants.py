@@ -17,6 +17,7 @@ from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.rules import DEFAULT_RULES, Rule, rules_of
 from store.models import Restaurant
 from store.restaurants import find_by_number
 from store.settings import Settings
@@ -40,6 +41,8 @@ class Tenant:
     monthly_limit: int
     welcome_content_sid: str | None
     template_sids: dict[str, str] = field(default_factory=dict)
+    # Loaded with the tenant, so the webhook decides alert crossings without a statement.
+    alert_rules: tuple[Rule, ...] = DEFAULT_RULES
 
     @property
     def accepts_messages(self) -> bool:
@@ -47,7 +50,12 @@ class Tenant:
         return self.is_active and self.bot_enabled
 
     @classmethod
-    def of(cls, restaurant: Restaurant, settings: Settings) -> Tenant:
+    def of(
+        cls,
+        restaurant: Restaurant,
+        settings: Settings,
+        alert_rules: tuple[Rule, ...] = DEFAULT_RULES,
+    ) -> Tenant:
         bot = restaurant.bot
         templates: dict[str, Any] = dict(bot.template_sids or {}) if bot else {}
         return cls(
@@ -70,6 +78,7 @@ class Tenant:
             welcome_content_sid=(bot.welcome_content_sid if bot else None)
             or settings.welcome_content_sid,
             template_sids={str(k): str(v) for k, v in templates.items()},
+            alert_rules=alert_rules,
         )
 
 
@@ -90,7 +99,7 @@ class TenantDirectory:
                 return self._by_number[whatsapp_number]
         with self._sessions() as session:
             restaurant = find_by_number(session, whatsapp_number)
-            tenant = Tenant.of(restaurant, self._settings) if restaurant else None
+            tenant = self._tenant(session, restaurant)
         with self._lock:
             self._by_number[whatsapp_number] = tenant
         return tenant
@@ -105,11 +114,16 @@ class TenantDirectory:
             restaurant = session.scalars(
                 select(Restaurant).where(Restaurant.id == restaurant_id)
             ).first()
-            tenant = Tenant.of(restaurant, self._settings) if restaurant else None
+            tenant = self._tenant(session, restaurant)
         if tenant is not None:
             with self._lock:
                 self._by_id[restaurant_id] = tenant
         return tenant
+
+    def _tenant(self, session: Session, restaurant: Restaurant | None) -> Tenant | None:
+        if restaurant is None:
+            return None
+        return Tenant.of(restaurant, self._settings, rules_of(session, restaurant.id))
 
     def forget(self) -> None:
         """Drop every cached entry (tests, after changing restaurants in process)."""

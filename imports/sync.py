@@ -33,13 +33,14 @@ from imports.locks import lock_restaurant
 from imports.models import Order, OrderImport, OrderImportChunk
 from imports.requests import ImportRequest
 from imports.storage import ChunkState, FetchedPage, progress_of, read_page, store_pages
-from store.models import Restaurant
+from store.models import Job, Restaurant
 from store.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
 Transaction = Callable[[], AbstractContextManager[Session]]
 Progress = Callable[[int, int, str], None]
+HandOver = Callable[[list[Job]], None]
 
 # A day with more pages than this is an upstream bug, not followed forever.
 MAX_PAGES_PER_DAY = 10_000
@@ -73,12 +74,22 @@ class OrderImporter:
         `runtime.transaction`.
       feed(OrdersFeed): The orders endpoint.
       concurrency(int): Day chunks read at once (`IMPORT_CONCURRENCY`).
+      hand_over: Enqueues the owner's notice deliveries once their transaction committed
+        (without it the relay enqueues them within seconds).
     """
 
-    def __init__(self, transaction: Transaction, feed: OrdersFeed, *, concurrency: int) -> None:
+    def __init__(
+        self,
+        transaction: Transaction,
+        feed: OrdersFeed,
+        *,
+        concurrency: int,
+        hand_over: HandOver | None = None,
+    ) -> None:
         self.transaction = transaction
         self.feed = feed
         self.concurrency = max(1, concurrency)
+        self.hand_over = hand_over
 
     def run(self, job_id: str, request: ImportRequest, progress: Progress) -> ImportOutcome:
         """Import the request's period for job `job_id`, resuming what earlier runs stored.
@@ -100,6 +111,7 @@ class OrderImporter:
     def give_up(self, job_id: str, request: ImportRequest, status: str, error: str) -> None:
         """Record that the import ended `dead` or `failed` (keeping what it stored) and tell
         the owner (`import.failed`), in one transaction."""
+        deliveries: list[Job] = []
         with self.transaction() as session:
             state = session.get(OrderImport, job_id)
             if state is not None:
@@ -108,9 +120,10 @@ class OrderImporter:
                 state.status, state.error, state.finished_at = status, error[:2000], utcnow()
             restaurant = session.get(Restaurant, request.restaurant_id)
             if restaurant is not None:
-                notices.import_failed(
+                deliveries = notices.import_failed(
                     session, restaurant_id=request.restaurant_id, job_id=job_id, error=error
                 )
+        self._hand_over(deliveries)
 
     def has_stored(self, job_id: str) -> bool:
         """Return True when runs of job `job_id` stored at least one page."""
@@ -314,8 +327,13 @@ class OrderImporter:
                     outcome.orders,
                     utcnow(),
                 )
-            notices.import_completed(
+            deliveries = notices.import_completed(
                 session, restaurant_id=request.restaurant_id, job_id=job_id, orders=outcome.orders
             )
+        self._hand_over(deliveries)
         progress(outcome.orders, outcome.orders, "done")
         return outcome
+
+    def _hand_over(self, deliveries: list[Job]) -> None:
+        if deliveries and self.hand_over is not None:
+            self.hand_over(deliveries)

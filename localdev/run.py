@@ -57,6 +57,18 @@ def local_secret(name: str) -> str:
     return path.read_text().strip()
 
 
+def local_fernet_key(name: str) -> str:
+    """Return a Fernet key kept under instance/ (created on first use): `SECRETS_KEY`."""
+    path = INSTANCE / name
+    if not path.exists():
+        from cryptography.fernet import Fernet
+
+        INSTANCE.mkdir(exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 class LocalService:
     """The processes and stand-ins `make run` owns, and their orderly shutdown."""
 
@@ -85,6 +97,11 @@ class LocalService:
         if not env.get("TWILIO_AUTH_TOKEN"):
             # Console mode still validates webhook signatures; `simulate` signs with this.
             env["TWILIO_AUTH_TOKEN"] = local_secret("twilio-auth-token")
+        if not env.get("SECRETS_KEY"):
+            # Alert webhooks' signing secrets are stored encrypted with it (SPEC §15).
+            env["SECRETS_KEY"] = local_fernet_key("secrets-key")
+        # Local webhook receivers listen on 127.0.0.1, which production refuses.
+        env.setdefault("ALERT_WEBHOOK_ALLOW_PRIVATE", "1")
         if not env.get("REDIS_URL"):
             from localdev.embedded_redis import EmbeddedRedis
 

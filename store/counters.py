@@ -39,16 +39,30 @@ class UsagePeriod:
         return cls(day=day, year=day.year, month=day.month)
 
 
+@dataclass(frozen=True)
+class DayCounts:
+    """A restaurant's counters of one local day, as the upsert that counted a message left them."""
+
+    messages: int
+    conversations: int
+
+
 @cache
-def _take_daily(dialect: str) -> Any:
+def _take_daily(dialect: str, opens_conversation: bool = False) -> Any:
     insert = upsert_for(dialect)(DailyUsage).values(
-        restaurant_id=bindparam("restaurant_id"), date=bindparam("day"), message_count=1
+        restaurant_id=bindparam("restaurant_id"),
+        date=bindparam("day"),
+        message_count=1,
+        conversation_count=1 if opens_conversation else 0,
     )
+    updates: dict[str, Any] = {"message_count": DailyUsage.message_count + 1}
+    if opens_conversation:
+        updates["conversation_count"] = DailyUsage.conversation_count + literal_column("1")
     return insert.on_conflict_do_update(
         index_elements=[DailyUsage.restaurant_id, DailyUsage.date],
-        set_={"message_count": DailyUsage.message_count + 1},
+        set_=updates,
         where=DailyUsage.message_count < bindparam("limit"),
-    ).returning(DailyUsage.message_count)
+    ).returning(DailyUsage.message_count, DailyUsage.conversation_count)
 
 
 @cache
@@ -91,7 +105,7 @@ def _record_month(dialect: str, opens_conversation: bool, limited: bool) -> Any:
         index_elements=[MonthlyUsage.restaurant_id, MonthlyUsage.year, MonthlyUsage.month],
         set_=updates,
         where=where,
-    ).returning(MonthlyUsage.id)
+    ).returning(MonthlyUsage.conversation_count)
 
 
 def take_daily_message(
@@ -102,14 +116,30 @@ def take_daily_message(
     Returns True when counted, False when the restaurant is at its daily limit (nothing
     is then written).
     """
+    return count_daily_message(session, restaurant_id, period, daily_limit) is not None
+
+
+def count_daily_message(
+    session: Session,
+    restaurant_id: str,
+    period: UsagePeriod,
+    daily_limit: int,
+    *,
+    opens_conversation: bool = False,
+) -> DayCounts | None:
+    """Count one accepted inbound message today (and the conversation it opens, if it does),
+    unless the daily allowance is used up; return the day's counters after it, or None
+    when refused (nothing is then written). Still one statement: the values come back
+    with `RETURNING`.
+    """
     if daily_limit <= 0:
-        return False
+        return None
     connection = session.connection()
     row = connection.execute(
-        _take_daily(connection.dialect.name),
+        _take_daily(connection.dialect.name, opens_conversation),
         {"restaurant_id": restaurant_id, "day": period.day, "limit": daily_limit},
     ).first()
-    return row is not None
+    return None if row is None else DayCounts(int(row[0]), int(row[1]))
 
 
 def record_month(
@@ -129,9 +159,32 @@ def record_month(
     `monthly_limit` conversations. With neither, only the activity bounds move (any
     stored message, either direction, counts as activity).
     """
+    counted = count_month(
+        session,
+        restaurant_id,
+        period,
+        at,
+        messages=messages,
+        opens_conversation=opens_conversation,
+        monthly_limit=monthly_limit,
+    )
+    return counted is not None
+
+
+def count_month(
+    session: Session,
+    restaurant_id: str,
+    period: UsagePeriod,
+    at: dt.datetime,
+    *,
+    messages: int = 0,
+    opens_conversation: bool = False,
+    monthly_limit: int | None = None,
+) -> int | None:
+    """`record_month`, returning the month's conversation count after it (None: refused)."""
     limited = opens_conversation and monthly_limit is not None
     if limited and monthly_limit is not None and monthly_limit <= 0:
-        return False
+        return None
     connection = session.connection()
     statement = _record_month(connection.dialect.name, opens_conversation, limited)
     parameters: dict[str, Any] = {
@@ -143,4 +196,5 @@ def record_month(
     }
     if limited:
         parameters["limit"] = monthly_limit
-    return connection.execute(statement, parameters).first() is not None
+    row = connection.execute(statement, parameters).first()
+    return None if row is None else int(row[0])

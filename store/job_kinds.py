@@ -44,6 +44,7 @@ WELCOME_BOOTSTRAP = job_kind("welcome_bootstrap", queue="bootstrap")
 DELIVER_MESSAGE = job_kind("deliver_message", queue="delivery")
 SEND_DEFERRED_REPLIES = job_kind("send_deferred_replies", queue="replies")
 IMPORT_ORDERS = job_kind("import_orders", queue="imports")
+DELIVER_NOTIFICATION = job_kind("deliver_notification", queue="notifications")
 
 
 def declared_kinds() -> tuple[JobKind, ...]:

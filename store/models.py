@@ -206,7 +206,8 @@ class MonthlyUsage(Base):
 
 
 class DailyUsage(Base):
-    """Accepted inbound messages per restaurant and calendar day in the restaurant's zone."""
+    """Accepted inbound messages (and conversations opened) per restaurant and calendar day
+    in the restaurant's zone."""
 
     __tablename__ = "daily_usage"
     __table_args__ = (UniqueConstraint("restaurant_id", "date"),)
@@ -215,6 +216,8 @@ class DailyUsage(Base):
     restaurant_id: Mapped[str] = mapped_column(ForeignKey("restaurants.id", ondelete="CASCADE"))
     date: Mapped[dt.date] = mapped_column(Date)
     message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Conversations opened that day: the pace of SPEC §15 reads 7 of these, never messages.
+    conversation_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class _Credential:

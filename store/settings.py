@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import functools
 import os
@@ -67,6 +69,14 @@ class Settings:
     # Dramatiq's Redis broker declares a worker dead after this long without a heartbeat
     # and hands its unacknowledged messages to others (Dramatiq's default is 60 s).
     worker_heartbeat_timeout_ms: int = 15_000
+
+    # Alerts and notifications (SPEC §15).
+    secrets_key: str | None = None
+    smtp_url: str | None = None
+    smtp_from: str = "restaurant-bot@localhost"
+    ops_webhook_url: str | None = None
+    ops_webhook_secret: str | None = None
+    alert_webhook_allow_private: bool = False
 
     log_level: str = "INFO"
     log_format: str = "text"
@@ -135,6 +145,12 @@ class Settings:
             job_retention_days=env.integer("JOB_RETENTION_DAYS", 30, minimum=1),
             message_body_retention_days=env.integer("MESSAGE_BODY_RETENTION_DAYS", 90, minimum=1),
             worker_heartbeat_timeout_ms=env.integer("WORKER_HEARTBEAT_TIMEOUT_MS", 15_000, 1000),
+            secrets_key=env.fernet_keys("SECRETS_KEY"),
+            smtp_url=env.optional_url("SMTP_URL", ("smtp", "smtps")),
+            smtp_from=env.text("SMTP_FROM", "restaurant-bot@localhost"),
+            ops_webhook_url=env.optional_url("OPS_WEBHOOK_URL", ("http", "https")),
+            ops_webhook_secret=env.optional("OPS_WEBHOOK_SECRET"),
+            alert_webhook_allow_private=env.flag("ALERT_WEBHOOK_ALLOW_PRIVATE"),
             log_level=env.choice(
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
             ),
@@ -174,6 +190,23 @@ class _Env:
             raise SettingsError(f"{name}: must be at most {maximum}, got {value}")
         return value
 
+    def flag(self, name: str) -> bool:
+        raw = (self.optional(name) or "0").lower()
+        if raw not in ("0", "1", "true", "false", "yes", "no"):
+            raise SettingsError(f"{name}: expected 1 or 0, got {raw!r}")
+        return raw in ("1", "true", "yes")
+
+    def fernet_keys(self, name: str) -> str | None:
+        raw = self.optional(name)
+        if raw is None:
+            return None
+        for n, key in enumerate(raw.split(","), 1):
+            if not _is_fernet_key(key.strip()):
+                raise SettingsError(
+                    f"{name}: key {n} is not a Fernet key (32 url-safe base64-encoded bytes)"
+                )
+        return raw
+
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.text(name, default)
         normalized = value.upper() if choices[0].isupper() else value.lower()
@@ -197,6 +230,13 @@ class _Env:
             for key, value in self._environ.items()
             if key.startswith(prefix) and len(key) > len(prefix) and value.strip()
         }
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except (ValueError, binascii.Error):
+        return False
 
 
 def _check_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
@@ -263,6 +303,8 @@ def settings_or_exit(
         settings = Settings.from_env(environ)
         if require_broker and not settings.effective_broker_url:
             raise SettingsError("REDIS_URL: required (or BROKER_URL), e.g. redis://host:6379/0")
+        if settings.ops_webhook_url and not settings.ops_webhook_secret:
+            raise SettingsError("OPS_WEBHOOK_SECRET: required when OPS_WEBHOOK_URL is set")
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

@@ -39,6 +39,9 @@ hypothesis.settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     hypothesis.settings.load_profile("ci")
 
+# Fernet key of the run (channel secrets at rest), like `make run`'s under instance/.
+TEST_SECRETS_KEY = "Zm9yLXRlc3RzLW9ubHktMzItYnl0ZXMtbG9uZy1rZXk="
+
 # A test run's Redis keys live under this namespace, removed after each test.
 RUN_NAMESPACE = f"rbtest-{uuid.uuid4().hex[:10]}"
 
@@ -126,6 +129,10 @@ def base_settings(
         # process can stall for longer, and a timeout it overstays re-runs its job.
         worker_heartbeat_timeout_ms=5000,
         sufrah_api_key="test-catalog-key",
+        # Webhook channels store their signing secret encrypted with it (SPEC §15).
+        secrets_key=TEST_SECRETS_KEY,
+        # Webhook receivers in tests listen on 127.0.0.1 (`make run` sets it too).
+        alert_webhook_allow_private=True,
     )
 
 

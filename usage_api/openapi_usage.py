@@ -28,6 +28,20 @@ _USAGE_PROPERTIES: dict[str, Any] = {
     "isActive": {"type": "boolean", "description": "restaurant active and bot enabled"},
 }
 
+
+def _with_forecast(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a usage schema whose `forecast` (SPEC §15) is there with `?include=forecast`."""
+    properties = {**schema["properties"], "forecast": ref("Forecast")}
+    return {**schema, "properties": properties}
+
+
+_INCLUDE = {
+    "name": "include",
+    "in": "query",
+    "description": "`forecast` adds the pace to each usage object (SPEC §15)",
+    "schema": {"type": "string", "enum": ["forecast"]},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Allowance": strict(
         "The bot's allowances (defaults without bot config) and what is left; never negative.",
@@ -38,7 +52,7 @@ SCHEMAS: dict[str, Any] = {
             "monthlyRemaining": {**COUNT, "description": "monthlyLimit minus this month's"},
         },
     ),
-    "Usage": strict("A restaurant's usage.", _USAGE_PROPERTIES),
+    "Usage": _with_forecast(strict("A restaurant's usage.", _USAGE_PROPERTIES)),
     "HistoryMonth": strict(
         "One calendar month in the restaurant's zone.",
         {
@@ -48,12 +62,14 @@ SCHEMAS: dict[str, Any] = {
             "lastConversationAt": TIMESTAMP,
         },
     ),
-    "UsageWithHistory": strict(
-        "A restaurant's usage and its last six calendar months, newest first.",
-        {
-            **_USAGE_PROPERTIES,
-            "history": {"type": "array", "items": ref("HistoryMonth"), "minItems": 6},
-        },
+    "UsageWithHistory": _with_forecast(
+        strict(
+            "A restaurant's usage and its last six calendar months, newest first.",
+            {
+                **_USAGE_PROPERTIES,
+                "history": {"type": "array", "items": ref("HistoryMonth"), "minItems": 6},
+            },
+        )
     ),
     "UsagePage": strict(
         "A page of every restaurant's usage, in order of restaurant id.",
@@ -90,6 +106,7 @@ PATHS: dict[str, Any] = {
                     ),
                     "schema": {"type": "string", "examples": ["0"]},
                 },
+                _INCLUDE,
             ],
             "responses": {
                 "200": json_content(
@@ -113,10 +130,12 @@ PATHS: dict[str, Any] = {
                     "in": "path",
                     "required": True,
                     "schema": {"type": "string"},
-                }
+                },
+                _INCLUDE,
             ],
             "responses": {
                 "200": json_content("The usage object plus history", ref("UsageWithHistory")),
+                "400": response("BadRequest"),
                 "401": response("Unauthorized"),
                 "403": response("Forbidden"),
                 "404": response("NotFound"),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
+from alerts.forecast import daily_figures, forecast
 from bot.context import runtime
 from bot.errors import ApiError
 from store import usage
@@ -18,6 +22,9 @@ from usage_api.pagination import page_request
 
 bp = Blueprint("usage", __name__, url_prefix="/api/usage")
 
+# What `?include=` may add to a usage object (SPEC §15).
+INCLUDES = ("forecast",)
+
 
 @bp.get("")
 def list_usage() -> ResponseReturnValue:
@@ -25,6 +32,7 @@ def list_usage() -> ResponseReturnValue:
     current = runtime()
     with current.read_transaction() as session:
         principal = require_owner_or_admin(session)
+        with_forecast = "forecast" in _includes()
         if principal.restaurant_id is not None:
             # limit/offset mean nothing here and are ignored, even when malformed.
             found = usage.restaurant_usage(
@@ -32,17 +40,14 @@ def list_usage() -> ResponseReturnValue:
             )
             if found is None:  # deleted since the token was checked; its tokens went with it
                 raise invalid_credentials()
-            return jsonify(usage_json(found))
+            [answer] = _answers(session, [found], with_forecast, request_now())
+            return jsonify(answer)
         page = page_request(request.args)
         result = usage.usage_page(
             session, current.settings, limit=page.limit, offset=page.offset, now=request_now()
         )
-    return jsonify(
-        {
-            "data": [usage_json(item) for item in result.items],
-            "pagination": page.pagination(result.total),
-        }
-    )
+        data = _answers(session, result.items, with_forecast, request_now())
+    return jsonify({"data": data, "pagination": page.pagination(result.total)})
 
 
 @bp.get("/<restaurant_id>")
@@ -51,16 +56,56 @@ def restaurant_detail(restaurant_id: str) -> ResponseReturnValue:
     current = runtime()
     with current.read_transaction() as session:
         require_admin(session)
+        with_forecast = "forecast" in _includes()
         # An id that no restaurant can have is not looked up (and cannot upset the driver).
         found = None
         if RESTAURANT_ID.fullmatch(restaurant_id):
             found = usage.usage_with_history(
                 session, current.settings, restaurant_id, now=request_now()
             )
-    if found is None:
-        raise ApiError(404, "not_found", f"no restaurant with id {restaurant_id!r}")
-    restaurant_usage, history = found
-    return jsonify({**usage_json(restaurant_usage), "history": [month_json(m) for m in history]})
+        if found is None:
+            raise ApiError(404, "not_found", f"no restaurant with id {restaurant_id!r}")
+        restaurant_usage, history = found
+        [answer] = _answers(session, [restaurant_usage], with_forecast, request_now())
+    return jsonify({**answer, "history": [month_json(m) for m in history]})
+
+
+def _includes() -> set[str]:
+    """Return what `?include=` asks for; anything but a known name is a 400."""
+    raw = request.args.get("include")
+    if raw is None:
+        return set()
+    if raw not in INCLUDES:
+        raise ApiError(
+            400, "invalid_parameter", f"include: expected {', '.join(INCLUDES)}, got {raw!r}"
+        )
+    return {raw}
+
+
+def _answers(
+    session: Session,
+    items: Sequence[usage.RestaurantUsage],
+    with_forecast: bool,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Return the usage objects, each with its `forecast` when asked (two statements more
+    for the whole page: the restaurants' zones and their recent daily counters)."""
+    answers = [usage_json(item) for item in items]
+    if not with_forecast:
+        return answers
+    figures = daily_figures(session, [item.restaurant_id for item in items], now)
+    for answer, item in zip(answers, items, strict=True):
+        daily = figures[item.restaurant_id]
+        answer["forecast"] = forecast(
+            now=now,
+            timezone=daily.timezone,
+            conversations_last_7_days=daily.conversations_last_7_days,
+            conversations_this_month=item.conversations_this_month,
+            monthly_limit=item.allowance.monthly_limit,
+            messages_today=daily.messages_today,
+            daily_limit=item.allowance.daily_limit,
+        ).to_json()
+    return answers
 
 
 def usage_json(item: usage.RestaurantUsage) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register every command group on `app`."""
     from bot.cli import (
+        alerts,
         cache,
         credentials,
         database,
@@ -27,3 +28,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(cache.cache)
     app.cli.add_command(dead_letters.dead_letters)
     app.cli.add_command(order_imports.order_imports)
+    app.cli.add_command(alerts.alerts)

@@ -57,6 +57,8 @@ def test_the_scheduler_runs_recovery_relay_and_cleanup():
         "relay": 5,
         "stranded": 60,
         "cleanup": 3600,
+        "alerts-pace": 3600,
+        "alerts-operator": 60,
     }
 
 

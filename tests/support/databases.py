@@ -12,6 +12,7 @@ import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+import alerts.models  # noqa: F401  (its tables too)
 import imports.models  # noqa: F401  (their tables are emptied too)
 from store.db import make_engine, normalize_database_url
 from store.migrations import upgrade

@@ -1,0 +1,1 @@
+"""Usage alerts, pace and notifications (SPEC §15)."""
