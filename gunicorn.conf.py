@@ -16,9 +16,9 @@ import os
 from store.settings import settings_or_exit
 
 # Checked as gunicorn loads this file, before it parses the bind address or starts a
-# worker: a bad value (PORT=abc, REDIS_URL=…:notaport) or a missing REDIS_URL is one
-# line naming the variable, and exit code 1.
-settings_or_exit(require_broker=True)
+# worker: a bad value (PORT=abc, REDIS_URL=…:notaport), a missing REDIS_URL or SECRET_KEY is
+# one line naming the variable, and exit code 1.
+settings_or_exit(require_broker=True, require_secret_key=True)
 
 graceful_timeout = 20  # in-flight requests get this long after SIGTERM
 control_socket_disable = True  # a second instance would take over ~/.gunicorn/gunicorn.ctl

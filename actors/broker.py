@@ -22,6 +22,7 @@ from dramatiq.middleware import (
 )
 
 from actors.acks import JournalingRedisBroker
+from actors.middleware.dead_letter_index import DeadLetterIndexing
 from actors.middleware.jobs import JobTracking
 from actors.middleware.metrics import JobMetrics
 from actors.middleware.retries import Retries
@@ -63,6 +64,8 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
             backoff_ms=settings.queue_backoff_delay_ms,
             max_backoff_ms=settings.queue_max_backoff_ms,
         ),
+        # Notes each dead-lettered message for the SQL index of dead letters (after nack).
+        DeadLetterIndexing(),
     ]
     if url and url.startswith(("amqp://", "amqps://")):
         from actors.rabbitmq import PrefixedRabbitmqBroker

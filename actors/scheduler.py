@@ -51,7 +51,7 @@ class Ticks:
 
 def periodic_jobs() -> list[Ticks]:
     """Return every periodic job with its period."""
-    from actors import maintenance
+    from actors import maintenance, operations_upkeep
 
     return [
         # Every 5 s: with WORKER_HEARTBEAT_TIMEOUT_MS (15 s) a killed worker's messages
@@ -61,6 +61,12 @@ def periodic_jobs() -> list[Ticks]:
         # Every minute: jobs whose message Redis lost (it scans the queues' hashes).
         Ticks("stranded", 60, maintenance.requeue_stranded),
         Ticks("cleanup", 3600, maintenance.clean_up),
+        # The dashboard's data: dead letters noted by workers into their SQL index (and
+        # the index reconciled with Redis), job outcomes per hour, expired sessions.
+        Ticks("dead-letter-index", 5, operations_upkeep.index_dead_letters),
+        Ticks("dead-letter-reconcile", 60, operations_upkeep.reconcile_dead_letters),
+        Ticks("job-outcomes", 60, operations_upkeep.roll_up_job_outcomes),
+        Ticks("dashboard-sessions", 3600, operations_upkeep.end_idle_sessions_now),
     ]
 
 

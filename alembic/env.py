@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+import operations.models  # noqa: F401  (their tables are part of the schema)
+import signin.models  # noqa: F401
 from alembic import context
 from store.db import make_engine
 from store.models import Base

@@ -82,6 +82,16 @@ def requeue_job(session: Session, job_id: str) -> None:
     )
 
 
+def requeue_jobs(session: Session, job_ids: list[str]) -> None:
+    """`requeue_job` for many jobs at once (a bulk replay of dead letters)."""
+    for start in range(0, len(job_ids), 500):
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids[start : start + 500]), Job.status.in_(("dead", "failed")))
+            .values(status="queued", finished_at=None, worker_id=None, enqueued_at=utcnow())
+        )
+
+
 def job_json(job: Job) -> dict[str, Any]:
     """Return the API's job object (SPEC §9)."""
     return {

@@ -56,6 +56,10 @@ def test_the_scheduler_runs_recovery_relay_and_cleanup():
         "relay": 5,
         "stranded": 60,
         "cleanup": 3600,
+        "dead-letter-index": 5,
+        "dead-letter-reconcile": 60,
+        "job-outcomes": 60,
+        "dashboard-sessions": 3600,
     }
 
 

@@ -12,6 +12,8 @@ import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+import operations.models  # noqa: F401  (their tables are emptied too)
+import signin.models  # noqa: F401
 from store.db import make_engine, normalize_database_url
 from store.migrations import upgrade
 from store.models import Base
