@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
-from actors.dead_letters import DeadLetters, index_pending, index_row
+from actors.dead_letters import DELETE, RETRY, DeadLetters, index_pending, index_row
 from operations import audit, dead_letter_index
 from operations.dead_letter_index import DeadLetterFilter, LetterAddress
 from operations.error_classes import error_class_of_text
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 500
 LOCK_MS = 120_000
-ACTIONS = {"retry": "dead_letters.retry", "delete": "dead_letters.delete"}
+ACTIONS = {"retry": RETRY, "delete": DELETE}
 Action = Literal["retry", "delete"]
 
 

@@ -29,12 +29,16 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import q_name
 
-from operations import dead_letter_index
+from operations import audit, dead_letter_index
 from operations.dead_letter_index import DeadLetterFilter, LetterAddress
 from store.jobs import requeue_job
 from store.timeutil import parse_iso_z
 
 logger = logging.getLogger(__name__)
+
+# What the audit log calls these actions.
+RETRY = "dead_letters.retry"
+DELETE = "dead_letters.delete"
 
 # Noted index rows moved per round, and rounds per call (the scheduler takes the rest).
 PENDING_BATCH = 500
@@ -338,8 +342,11 @@ def list_letters(
         return total, [dead_letter_index.letter_json(row) for row in rows]
 
 
-def retry_letter(runtime: Any, message_id: str) -> bool:
-    """Replay dead letter `message_id` and mark its job queued; False if there is none."""
+def retry_letter(runtime: Any, message_id: str, *, by: str) -> bool:
+    """Replay dead letter `message_id` and mark its job queued; False if there is none.
+
+    The audit log records it as done by `by` (a key's display prefix, or `cli`).
+    """
     letters = index_pending(runtime)
     letter = _locate(runtime, letters, message_id)
     if letter is None or not letters.replay(letter):
@@ -347,18 +354,20 @@ def retry_letter(runtime: Any, message_id: str) -> bool:
     with runtime.transaction() as session:
         dead_letter_index.forget(session, [_address(letter)])
         requeue_job(session, message_id)
+        audit.record(session, key_prefix=by, action=RETRY, count=1, ids=[message_id])
     logger.info("dead letter %s (%s) replayed on %s", message_id, letter.actor, letter.queue)
     return True
 
 
-def delete_letter(runtime: Any, message_id: str) -> bool:
-    """Delete dead letter `message_id`; False if there is none."""
+def delete_letter(runtime: Any, message_id: str, *, by: str) -> bool:
+    """Delete dead letter `message_id`; False if there is none (audited as done by `by`)."""
     letters = index_pending(runtime)
     letter = _locate(runtime, letters, message_id)
     if letter is None or not letters.delete(letter):
         return False
     with runtime.transaction() as session:
         dead_letter_index.forget(session, [_address(letter)])
+        audit.record(session, key_prefix=by, action=DELETE, count=1, ids=[message_id])
     logger.info("dead letter %s (%s) deleted from %s", message_id, letter.actor, letter.queue)
     return True
 

@@ -12,6 +12,7 @@ row is only ever removed for the letter it describes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -116,22 +117,39 @@ class DeadLetterFilter:
         return found
 
 
+# ISO 8601 as the filters take it: a date (midnight UTC), or a date and time (seconds and
+# fraction optional) with `Z` or an offset; RFC 3339's lower-case `t`/`z` too.
+_TIME = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[Tt](?P<clock>[0-9]{2}:[0-9]{2})(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]+))?)?"
+    r"(?P<zone>[Zz]|[+-][0-9]{2}:[0-9]{2}))?"
+)
+
+
 def parse_time(name: str, value: str | None) -> dt.datetime | None:
-    """Parse an ISO 8601 time or date (a time without an offset is UTC).
+    """Parse an ISO 8601 time with its offset, or a date (midnight UTC).
 
     Raises:
       FilterError: When `value` is not ISO 8601.
     """
     if value is None:
         return None
+    match = _TIME.fullmatch(value)
     try:
-        moment = dt.datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+        if match is None:
+            raise ValueError(value)
+        parts = match.groupdict()
+        # A leap second (RFC 3339 allows :60) is the last second of its minute here.
+        second = min(int(parts["second"] or 0), 59)
+        fraction = (parts["fraction"] or "")[:6].ljust(6, "0")
+        zone = (parts["zone"] or "Z").upper().replace("Z", "+00:00")
+        moment = dt.datetime.fromisoformat(
+            f"{parts['date']}T{parts['clock'] or '00:00'}:{second:02d}.{fraction}{zone}"
+        )
     except ValueError:
         raise FilterError(
             f"{name} must be an ISO 8601 time, e.g. 2025-10-20T15:30:00Z; got {value!r}"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
 
 

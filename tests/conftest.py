@@ -122,6 +122,7 @@ def base_settings(
         catalog_breaker_cooldown_ms=500,
         worker_heartbeat_timeout_ms=2000,
         sufrah_api_key="test-catalog-key",
+        secret_key="test-secret-key-of-this-run-0123456789abcdef",
     )
 
 
