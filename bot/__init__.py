@@ -13,6 +13,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
     """Build the application from `settings` (read from the environment when None)."""
+    import dashboard
     from bot import cli, errors, health, requests_log, telemetry, webhook
     from bot.logs import configure_logging
     from usage_api import audit, dead_letters, jobs, metrics, openapi, usage
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(dead_letters.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(audit.bp)
+    dashboard.init_app(app)
     cli.init_app(app)
     telemetry.start_publishing(runtime)
     return app

@@ -11,12 +11,13 @@ calendar, so the period keys are computed in Python once the restaurants are kno
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, any_, bindparam, case, func, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from store.db import is_postgresql
 from store.models import DailyUsage, MonthlyUsage, Restaurant, RestaurantBot
@@ -25,6 +26,37 @@ from store.timeutil import local_date, previous_months
 from store.usage_values import Allowance, MonthUsage, RestaurantUsage
 
 HISTORY_MONTHS = 6
+
+# The usage object's fields (SPEC §8), in its order: what a list can be sorted by.
+USAGE_FIELDS = (
+    "restaurantId",
+    "restaurantName",
+    "conversationsThisMonth",
+    "lastConversationAt",
+    "dailyLimit",
+    "dailyRemaining",
+    "monthlyLimit",
+    "monthlyRemaining",
+    "firstActivity",
+    "lastActivity",
+    "isActive",
+)
+
+
+@dataclass(frozen=True)
+class UsageOrder:
+    """How a list of usages is sorted: by a field of the usage object, then by id.
+
+    Raises:
+      ValueError: For a field the usage object does not have.
+    """
+
+    field: str = "restaurantId"
+    descending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.field not in USAGE_FIELDS:
+            raise ValueError(f"sort must be one of {', '.join(USAGE_FIELDS)}")
 
 
 @dataclass(frozen=True)
@@ -71,19 +103,139 @@ def count_restaurants(session: Session) -> int:
 
 
 def usage_page(
-    session: Session, settings: Settings, *, limit: int, offset: int, now: dt.datetime
+    session: Session,
+    settings: Settings,
+    *,
+    limit: int,
+    offset: int,
+    now: dt.datetime,
+    order: UsageOrder = UsageOrder(),
+    search: str | None = None,
 ) -> UsagePage:
-    """Return the usage of `limit` restaurants from `offset`, in order of restaurant id."""
-    total = count_restaurants(session)
-    if offset >= total:
-        return UsagePage(total=total, items=[])
-    # The page's ids first (an index-only scan of the primary key), then 100 joined rows,
-    # rather than a join walked from the start of the table up to the offset.
-    page_ids = select(Restaurant.id).order_by(Restaurant.id).limit(limit).offset(offset)
-    query = _TENANTS.where(Restaurant.id.in_(page_ids.scalar_subquery())).order_by(Restaurant.id)
-    tenants = [_Tenant(**row._mapping) for row in session.execute(query)]
+    """Return the usage of `limit` restaurants from `offset`: in order of restaurant id,
+    or of any field of the usage object (`order`), of those whose name, id or WhatsApp
+    number contains `search` (case-insensitive)."""
+    if order.field == "restaurantId" and not search:
+        total = count_restaurants(session)
+        if offset >= total:
+            return UsagePage(total=total, items=[])
+        # The page's ids first (an index-only scan of the primary key), then 100 joined
+        # rows, rather than a join walked from the start of the table up to the offset.
+        ordered = Restaurant.id.desc() if order.descending else Restaurant.id
+        page_ids = select(Restaurant.id).order_by(ordered).limit(limit).offset(offset)
+        query = _TENANTS.where(Restaurant.id.in_(page_ids.scalar_subquery())).order_by(ordered)
+        tenants = [_Tenant(**row._mapping) for row in session.execute(query)]
+    else:
+        total, tenants = sorted_tenants(
+            session, settings, order, search, limit=limit, offset=offset, now=now
+        )
     usages = _usages(session, settings, tenants, now, history_months=1)
     return UsagePage(total=total, items=[usage for usage, _history in usages])
+
+
+def sorted_tenants(
+    session: Session,
+    settings: Settings,
+    order: UsageOrder,
+    search: str | None,
+    *,
+    limit: int,
+    offset: int,
+    now: dt.datetime,
+) -> tuple[int, list[_Tenant]]:
+    """Return how many restaurants match `search` and one page of them in `order`.
+
+    The sort key is computed in SQL for every matching restaurant — its own month and
+    day (each restaurant's zone, as a CASE over the few zones in use) — with a fixed
+    number of statements: the count, the zones in use, the page.
+    """
+    conditions = _matching(search)
+    total = int(
+        session.scalar(select(func.count()).select_from(Restaurant).where(*conditions)) or 0
+    )
+    if offset >= total:
+        return total, []
+    query = _TENANTS.where(*conditions)
+    month = aliased(MonthlyUsage)
+    day = aliased(DailyUsage)
+    if order.field in _NEEDS_MONTH or order.field in _NEEDS_DAY:
+        zones = list(session.scalars(select(Restaurant.timezone).distinct()))
+        today = {zone: local_date(now, zone) for zone in zones}
+        if order.field in _NEEDS_MONTH:
+            query = query.outerjoin(
+                month,
+                and_(
+                    month.restaurant_id == Restaurant.id,
+                    month.year == _by_zone({z: d.year for z, d in today.items()}),
+                    month.month == _by_zone({z: d.month for z, d in today.items()}),
+                ),
+            )
+        if order.field in _NEEDS_DAY:
+            query = query.outerjoin(
+                day, and_(day.restaurant_id == Restaurant.id, day.date == _by_zone(today))
+            )
+    key = _sort_key(order.field, settings, month, day)
+    ordered = key.desc() if order.descending else key.asc()
+    tie = Restaurant.id.desc() if order.descending else Restaurant.id.asc()
+    query = query.order_by(ordered.nulls_last(), tie).limit(limit).offset(offset)
+    return total, [_Tenant(**row._mapping) for row in session.execute(query)]
+
+
+_NEEDS_MONTH = {"conversationsThisMonth", "lastConversationAt", "monthlyRemaining"}
+_NEEDS_DAY = {"dailyRemaining"}
+
+
+def _matching(search: str | None) -> list[ColumnElement[bool]]:
+    needle = (search or "").strip().lower()
+    if not needle:
+        return []
+    return [
+        or_(
+            func.lower(Restaurant.name).contains(needle, autoescape=True),
+            func.lower(Restaurant.id).contains(needle, autoescape=True),
+            Restaurant.whatsapp_number.contains(needle, autoescape=True),
+        )
+    ]
+
+
+def _by_zone(values: dict[str, Any]) -> ColumnElement[Any]:
+    return case(values, value=Restaurant.timezone)
+
+
+def _not_negative(value: ColumnElement[int]) -> ColumnElement[int]:
+    return case((value < 0, 0), else_=value)
+
+
+def _sort_key(name: str, settings: Settings, month: Any, day: Any) -> ColumnElement[Any]:
+    daily_limit = func.coalesce(
+        RestaurantBot.max_messages_per_day, settings.default_max_messages_per_day
+    )
+    monthly_limit = func.coalesce(
+        RestaurantBot.max_conversations_per_month, settings.default_max_conversations_per_month
+    )
+    conversations = func.coalesce(month.conversation_count, 0)
+    activity = select().where(MonthlyUsage.restaurant_id == Restaurant.id)
+    keys: dict[str, Callable[[], Any]] = {
+        "restaurantId": lambda: Restaurant.id,
+        "restaurantName": lambda: Restaurant.name,
+        "conversationsThisMonth": lambda: conversations,
+        "lastConversationAt": lambda: month.last_conversation_at,
+        "dailyLimit": lambda: daily_limit,
+        "dailyRemaining": lambda: _not_negative(daily_limit - func.coalesce(day.message_count, 0)),
+        "monthlyLimit": lambda: monthly_limit,
+        "monthlyRemaining": lambda: _not_negative(monthly_limit - conversations),
+        "firstActivity": lambda: activity.add_columns(
+            func.min(MonthlyUsage.first_message_at)
+        ).scalar_subquery(),
+        "lastActivity": lambda: activity.add_columns(
+            func.max(MonthlyUsage.last_message_at)
+        ).scalar_subquery(),
+        "isActive": lambda: case(
+            (and_(Restaurant.is_active, func.coalesce(RestaurantBot.enabled, true())), 1),
+            else_=0,
+        ),
+    }
+    return keys[name]()
 
 
 def restaurant_usage(
