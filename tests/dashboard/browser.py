@@ -85,6 +85,8 @@ class Tab:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
+        # And the first screen alone: what a phone shows before any scrolling.
+        self.page.screenshot(path=str(folder / f"{name}-first-screen.png"))
         return path
 
 

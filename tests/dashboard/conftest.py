@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from store import credentials
-from tests.usage_api.conftest import NOW, add_restaurant
+from tests.usage_api.conftest import NOW, add_restaurant, clock, statements  # noqa: F401
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
