@@ -29,20 +29,30 @@ document.addEventListener('securitypolicyviolation', function (e) {
 """
 
 
-def launch() -> Iterator[Any]:
-    """Yield a Chromium browser, or skip (fail with REQUIRE_BROWSER=1) when there is none."""
-    required = os.environ.get("REQUIRE_BROWSER") == "1"
-    problem = None
+def browser_required() -> bool:
+    """Return True when a missing browser must fail the run (CI sets REQUIRE_BROWSER=1)."""
+    return os.environ.get("REQUIRE_BROWSER") == "1"
+
+
+def missing_browser() -> str | None:
+    """Return why the browser tests cannot run here, or None when they can."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
-        problem = "Playwright for Python is not installed (make install)"
-    if problem is None and not Path(CHROMIUM).exists():
-        problem = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
+        return "Playwright for Python is not installed (make install)"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
+    return None
+
+
+def launch() -> Iterator[Any]:
+    """Yield a Chromium browser; fail when there is none (the conftest deselects the
+    browser tests beforehand unless REQUIRE_BROWSER=1)."""
+    problem = missing_browser()
     if problem is not None:
-        if required:
-            pytest.fail(f"REQUIRE_BROWSER=1 but {problem}")
-        pytest.skip(f"BROWSER TESTS SKIPPED: {problem}")
+        pytest.fail(f"REQUIRE_BROWSER=1 but {problem}")
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]

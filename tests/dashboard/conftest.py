@@ -80,6 +80,29 @@ def owner(app, people) -> FlaskClient:
 __all__ = ["NOW", "People", "csrf_of", "post", "sign_in"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a browser, leave the browser tests out and say so once (unless required)."""
+    from tests.dashboard.browser import browser_required, missing_browser
+
+    wanted = [item for item in items if item.get_closest_marker("browser")]
+    problem = missing_browser() if wanted else None
+    if problem is None or browser_required():
+        return
+    items[:] = [item for item in items if not item.get_closest_marker("browser")]
+    config.hook.pytest_deselected(items=wanted)
+    config.stash[_SKIPPED] = f"!!! {len(wanted)} BROWSER TESTS SKIPPED: {problem} !!!"
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """Print the one loud line of skipped browser tests."""
+    line = config.stash.get(_SKIPPED, None)
+    if line:
+        terminalreporter.write_line(line, red=True, bold=True)
+
+
+_SKIPPED = pytest.StashKey[str]()
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium through Playwright (skipped, loudly, when there is none)."""
