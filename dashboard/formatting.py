@@ -29,9 +29,8 @@ def when(moment: dt.datetime | None, timezone: str = "UTC") -> Markup:
     if moment is None:
         return Markup("<span class=muted>never</span>")
     local = moment.astimezone(zone(timezone))
-    return Markup('<time datetime="{}">{}</time>').format(
-        iso_z(moment), local.strftime("%Y-%m-%d %H:%M")
-    )
+    # Both parts are digits and punctuation we format ourselves: nothing to escape.
+    return Markup(f'<time datetime="{iso_z(moment)}">{local:%Y-%m-%d %H:%M}</time>')  # noqa: S704
 
 
 def duration(delta: dt.timedelta | float | None) -> str:

@@ -11,10 +11,12 @@ calendar, so the period keys are computed in Python once the restaurants are kno
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy import ColumnElement, and_, any_, bindparam, case, func, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
@@ -145,9 +147,12 @@ def sorted_tenants(
 ) -> tuple[int, list[_Tenant]]:
     """Return how many restaurants match `search` and one page of them in `order`.
 
-    The sort key is computed in SQL for every matching restaurant — its own month and
-    day (each restaurant's zone, as a CASE over the few zones in use) — with a fixed
-    number of statements: the count, the zones in use, the page.
+    The order of every matching restaurant is computed in SQL — each one's own month and
+    day, in its zone, as a CASE over the few zones in use — and kept for `ORDER_TTL_S` in
+    this process (per field, direction, search and number of restaurants), so paging
+    through thousands of restaurants sorts them once: the values shown are read afresh
+    for every page, only their order may be a minute old. A page costs the count, then
+    on a miss the zones and the order, and the page's restaurants.
     """
     conditions = _matching(search)
     total = int(
@@ -155,7 +160,44 @@ def sorted_tenants(
     )
     if offset >= total:
         return total, []
-    query = _TENANTS.where(*conditions)
+    bind = session.get_bind()
+    key = (str(bind.engine.url), order, search, total, now.date(), now.hour)
+    with _ORDERS_LOCK:
+        ids = _ORDERS.get(key)
+    if ids is None:
+        ids = _ordered_ids(session, settings, order, conditions, now)
+        with _ORDERS_LOCK:
+            _ORDERS[key] = ids
+    page_ids = ids[offset : offset + limit]
+    rows = session.execute(_TENANTS.where(Restaurant.id.in_(page_ids)))
+    found = {row.id: _Tenant(**row._mapping) for row in rows}
+    return total, [found[rid] for rid in page_ids if rid in found]
+
+
+def clear_order_cache() -> None:
+    """Forget the orders kept by `sorted_tenants` (tests)."""
+    with _ORDERS_LOCK:
+        _ORDERS.clear()
+
+
+# How long a computed order of restaurants is reused by this process.
+ORDER_TTL_S = 60
+_ORDERS: TTLCache[Any, list[str]] = TTLCache(maxsize=32, ttl=ORDER_TTL_S)
+_ORDERS_LOCK = threading.Lock()
+
+
+def _ordered_ids(
+    session: Session,
+    settings: Settings,
+    order: UsageOrder,
+    conditions: list[ColumnElement[bool]],
+    now: dt.datetime,
+) -> list[str]:
+    query = (
+        select(Restaurant.id)
+        .outerjoin(RestaurantBot, RestaurantBot.restaurant_id == Restaurant.id)
+        .where(*conditions)
+    )
     month = aliased(MonthlyUsage)
     day = aliased(DailyUsage)
     if order.field in _NEEDS_MONTH or order.field in _NEEDS_DAY:
@@ -174,11 +216,23 @@ def sorted_tenants(
             query = query.outerjoin(
                 day, and_(day.restaurant_id == Restaurant.id, day.date == _by_zone(today))
             )
-    key = _sort_key(order.field, settings, month, day)
+    activity = None
+    if order.field in ("firstActivity", "lastActivity"):
+        # One grouped pass over the month rows, rather than two lookups per restaurant.
+        activity = (
+            select(
+                MonthlyUsage.restaurant_id.label("restaurant_id"),
+                func.min(MonthlyUsage.first_message_at).label("first"),
+                func.max(MonthlyUsage.last_message_at).label("last"),
+            )
+            .group_by(MonthlyUsage.restaurant_id)
+            .subquery()
+        )
+        query = query.outerjoin(activity, activity.c.restaurant_id == Restaurant.id)
+    key = _sort_key(order.field, settings, month, day, activity)
     ordered = key.desc() if order.descending else key.asc()
     tie = Restaurant.id.desc() if order.descending else Restaurant.id.asc()
-    query = query.order_by(ordered.nulls_last(), tie).limit(limit).offset(offset)
-    return total, [_Tenant(**row._mapping) for row in session.execute(query)]
+    return list(session.scalars(query.order_by(ordered.nulls_last(), tie)))
 
 
 _NEEDS_MONTH = {"conversationsThisMonth", "lastConversationAt", "monthlyRemaining"}
@@ -206,7 +260,9 @@ def _not_negative(value: ColumnElement[int]) -> ColumnElement[int]:
     return case((value < 0, 0), else_=value)
 
 
-def _sort_key(name: str, settings: Settings, month: Any, day: Any) -> ColumnElement[Any]:
+def _sort_key(
+    name: str, settings: Settings, month: Any, day: Any, activity: Any
+) -> ColumnElement[Any]:
     daily_limit = func.coalesce(
         RestaurantBot.max_messages_per_day, settings.default_max_messages_per_day
     )
@@ -214,7 +270,6 @@ def _sort_key(name: str, settings: Settings, month: Any, day: Any) -> ColumnElem
         RestaurantBot.max_conversations_per_month, settings.default_max_conversations_per_month
     )
     conversations = func.coalesce(month.conversation_count, 0)
-    activity = select().where(MonthlyUsage.restaurant_id == Restaurant.id)
     keys: dict[str, Callable[[], Any]] = {
         "restaurantId": lambda: Restaurant.id,
         "restaurantName": lambda: Restaurant.name,
@@ -224,12 +279,8 @@ def _sort_key(name: str, settings: Settings, month: Any, day: Any) -> ColumnElem
         "dailyRemaining": lambda: _not_negative(daily_limit - func.coalesce(day.message_count, 0)),
         "monthlyLimit": lambda: monthly_limit,
         "monthlyRemaining": lambda: _not_negative(monthly_limit - conversations),
-        "firstActivity": lambda: activity.add_columns(
-            func.min(MonthlyUsage.first_message_at)
-        ).scalar_subquery(),
-        "lastActivity": lambda: activity.add_columns(
-            func.max(MonthlyUsage.last_message_at)
-        ).scalar_subquery(),
+        "firstActivity": lambda: activity.c.first,
+        "lastActivity": lambda: activity.c.last,
         "isActive": lambda: case(
             (and_(Restaurant.is_active, func.coalesce(RestaurantBot.enabled, true())), 1),
             else_=0,
