@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, literal_column, select
 from sqlalchemy.orm import Session
@@ -138,7 +139,7 @@ def _day_of(column: ColumnElement[dt.datetime] | object, dialect: str) -> Column
     return func.strftime(literal_column("'%Y-%m-%d 00:00:00'"), column)
 
 
-def _as_utc(value: dt.datetime | str) -> dt.datetime:
+def _as_utc(value: Any) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:
