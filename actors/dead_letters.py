@@ -327,9 +327,11 @@ def list_letters(
     offset: int,
     limit: int,
     letters: DeadLetterFilter = DeadLetterFilter(),
+    count_limit: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Return the number of matching dead letters and one page of them as API objects,
-    most recently dead first (read from the index).
+    most recently dead first (read from the index). With `count_limit` counting stops
+    past it (a page shows "10,000+"; a bulk preview counts them all).
 
     Raises:
       DeadLettersUnsupported: On RabbitMQ.
@@ -337,7 +339,7 @@ def list_letters(
     """
     index_pending(runtime)
     with runtime.read_transaction() as session:
-        total = dead_letter_index.count(session, letters)
+        total = dead_letter_index.count(session, letters, limit=count_limit)
         rows = dead_letter_index.page(session, letters, limit=limit, offset=offset)
         return total, [dead_letter_index.letter_json(row) for row in rows]
 

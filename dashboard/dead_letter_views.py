@@ -28,6 +28,8 @@ from operations import dead_letter_index
 from operations.dead_letter_index import FILTER_KEYS, DeadLetterFilter, FilterError
 
 PAGE_SIZE = 50
+# Past this many matches the list says "10,000+"; the bulk preview counts them exactly.
+COUNT_LIMIT = 10_000
 NOTICES = {
     "retry": "{count:,} dead letter(s) put back on their queues; their jobs are queued again.",
     "delete": "{count:,} dead letter(s) deleted for good.",
@@ -42,19 +44,24 @@ def dead_letter_list() -> ResponseReturnValue:
     number = page_number(request.args)
     current = runtime()
     total, found = list_letters(
-        current, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE, letters=letters
+        current,
+        offset=(number - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+        letters=letters,
+        count_limit=COUNT_LIMIT,
     )
     error_classes, actors = _facets(current)
     return render_template(
         "admin/dead_letters.html",
         letters=found,
-        total=total,
+        total=min(total, COUNT_LIMIT),
+        capped=total > COUNT_LIMIT,
         filter=letters,
         query=_query(letters),
         error_classes=error_classes,
         actors=actors,
         page_number=number,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=max(1, -(-min(total, COUNT_LIMIT) // PAGE_SIZE)),
         notice=_notice(request.args),
         after=form_time_text(letters.after),
         before=form_time_text(letters.before),

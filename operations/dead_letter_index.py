@@ -162,9 +162,18 @@ class LetterAddress:
     redis_id: str
 
 
-def count(session: Session, letters: DeadLetterFilter) -> int:
-    """Return how many dead letters match."""
-    query = select(func.count()).select_from(IndexedDeadLetter).where(*letters.conditions())
+def count(session: Session, letters: DeadLetterFilter, *, limit: int | None = None) -> int:
+    """Return how many dead letters match (with `limit`: at most `limit` + 1)."""
+    if limit is None:
+        query = select(func.count()).select_from(IndexedDeadLetter).where(*letters.conditions())
+    else:
+        capped = (
+            select(IndexedDeadLetter.message_id)
+            .where(*letters.conditions())
+            .limit(limit + 1)
+            .subquery()
+        )
+        query = select(func.count()).select_from(capped)
     return int(session.scalar(query) or 0)
 
 

@@ -151,23 +151,23 @@ def sorted_tenants(
     day, in its zone, as a CASE over the few zones in use — and kept for `ORDER_TTL_S` in
     this process (per field, direction, search and number of restaurants), so paging
     through thousands of restaurants sorts them once: the values shown are read afresh
-    for every page, only their order may be a minute old. A page costs the count, then
-    on a miss the zones and the order, and the page's restaurants.
+    for every page, only their order may be a minute old. A page costs the number of
+    restaurants, then on a miss the zones and the order, and the page's restaurants.
     """
     conditions = _matching(search)
-    total = int(
-        session.scalar(select(func.count()).select_from(Restaurant).where(*conditions)) or 0
-    )
-    if offset >= total:
-        return total, []
+    # Restaurants added or removed make a kept order stale: their number is in its key.
+    everyone = count_restaurants(session)
     bind = session.get_bind()
-    key = (str(bind.engine.url), order, search, total, now.date(), now.hour)
+    key = (str(bind.engine.url), order, search, everyone, now.date(), now.hour)
     with _ORDERS_LOCK:
         ids = _ORDERS.get(key)
     if ids is None:
         ids = _ordered_ids(session, settings, order, conditions, now)
         with _ORDERS_LOCK:
             _ORDERS[key] = ids
+    total = len(ids)
+    if offset >= total:
+        return total, []
     page_ids = ids[offset : offset + limit]
     rows = session.execute(_TENANTS.where(Restaurant.id.in_(page_ids)))
     found = {row.id: _Tenant(**row._mapping) for row in rows}
