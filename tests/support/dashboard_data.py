@@ -223,8 +223,25 @@ def seed_audit(runtime: Runtime, key_prefix: str, now: dt.datetime) -> None:
         )
 
 
+def seed_processes(runtime: Runtime) -> None:
+    """What running processes leave in Redis: broker heartbeats of two workers, a web
+    process and the scheduler, and the cache counters they publish."""
+    import json
+    import time
+
+    ns = runtime.settings.redis_namespace
+    now_ms = int(time.time() * 1000)
+    beats = {f"{uuid.UUID(int=n)}": now_ms - 400 * n for n in range(1, 5)}
+    runtime.redis.zadd(f"{ns}:__heartbeats__", beats)
+    counts = {"local_hits": 9120, "local_misses": 880, "redis_hits": 790, "redis_misses": 90}
+    runtime.redis.hset(
+        f"{ns}:metrics:cache", "worker-1:42", json.dumps({"at": time.time(), "counts": counts})
+    )
+
+
 def seed_everything(runtime: Runtime, now: dt.datetime, key_prefix: str) -> None:
     """All of the above."""
+    seed_processes(runtime)
     seed_restaurants(runtime, now)
     seed_jobs(runtime, now)
     seed_dead_letters(runtime, now)
