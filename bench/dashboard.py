@@ -17,9 +17,10 @@ import argparse
 import datetime as dt
 import os
 import re
+import statistics
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from bench.support import redis_url
-from bench.usage_api import _cpu_model, measure
+from bench.usage_api import _cpu_model
 from bot import create_app
 from bot.runtime import Runtime
 from operations import job_outcomes
@@ -185,6 +186,34 @@ def load_redis(runtime: Runtime) -> None:
     print(
         f"loaded {DEAD_LETTERS:,} dead letters into Redis in {time.perf_counter() - started:.1f} s"
     )
+
+
+def measure(
+    name: str, count: int, request: Callable[[], Any], statements: list[str]
+) -> dict[str, Any]:
+    """Time `count` requests after a warm-up: wall time, and this process's CPU time
+    (the app's own work, whatever else the machine is doing); count the statements."""
+    for _ in range(50):
+        request()
+    wall, cpu, per_request = [], [], set()
+    for _ in range(count):
+        statements.clear()
+        started, used = time.perf_counter(), time.process_time()
+        response = request()
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - used) * 1000)
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        per_request.add(len(statements))
+    cuts = statistics.quantiles(wall, n=100, method="inclusive")
+    return {
+        "name": name,
+        "count": count,
+        "p50": statistics.median(wall),
+        "p99": cuts[98],
+        "max": max(wall),
+        "cpu": statistics.median(cpu),
+        "statements": sorted(per_request),
+    }
 
 
 def run(database_url: str, redis: str, requests: int) -> list[dict[str, Any]]:
