@@ -148,6 +148,12 @@ def _facets(current: Any) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]
     return found
 
 
+def forget_quick_filters() -> None:
+    """Drop the kept quick filters (tests)."""
+    with _FACETS_LOCK:
+        _FACETS.clear()
+
+
 FACETS_TTL_S = 30
 _FACETS: TTLCache[str, Any] = TTLCache(maxsize=8, ttl=FACETS_TTL_S)
 _FACETS_LOCK = threading.Lock()

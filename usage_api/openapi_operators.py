@@ -29,7 +29,12 @@ _SELECTION = {
         },
         "ids": {
             "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": 64},
+            "items": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "pattern": "^[^\\u0000]*$",
+            },
             "maxItems": 1000,
         },
         "expect": {**COUNT, "description": "how many letters the selection had when previewed"},
