@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from actors.context import current_runtime
 from actors.dead_letter_bulk import reconcile_index
 from actors.dead_letters import DeadLettersUnsupported, index_pending
+from bot.runtime import Runtime
 from operations import job_outcomes
 from signin.sessions import end_idle_sessions
 from store.timeutil import utcnow
@@ -15,30 +15,29 @@ from store.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 
-def index_dead_letters() -> None:
+def index_dead_letters(runtime: Runtime) -> None:
     """Move the dead letters workers noted into the SQL index (Redis broker)."""
     with contextlib.suppress(DeadLettersUnsupported):
-        index_pending(current_runtime())
+        index_pending(runtime)
 
 
-def reconcile_dead_letters() -> None:
+def reconcile_dead_letters(runtime: Runtime) -> None:
     """Bring the dead-letter index in step with Redis (expired, missed letters)."""
     with contextlib.suppress(DeadLettersUnsupported):
-        reconcile_index(current_runtime())
+        reconcile_index(runtime)
 
 
-def roll_up_job_outcomes() -> None:
+def roll_up_job_outcomes(runtime: Runtime) -> None:
     """Recount jobs ended per hour and outcome over the last hours."""
-    runtime = current_runtime()
     with runtime.transaction() as session:
         job_outcomes.refresh(
             session, now=utcnow(), retention_days=runtime.settings.job_retention_days
         )
 
 
-def end_idle_sessions_now() -> int:
+def end_idle_sessions_now(runtime: Runtime) -> int:
     """Delete dashboard sessions idle for 12 hours or whose credential was revoked."""
-    with current_runtime().transaction() as session:
+    with runtime.transaction() as session:
         ended = end_idle_sessions(session, now=utcnow())
     if ended:
         logger.info("dashboard: %d idle or revoked session(s) ended", ended)

@@ -1,5 +1,10 @@
 """The process's long-lived resources, built once from the settings and shared by requests
-and actor messages: database engine and sessions, Redis, the broker to enqueue on."""
+and actor messages: database engine and sessions, Redis, the broker to enqueue on.
+
+The runtime is where the process's parts are put together, so it imports from every
+package below the entry points, and the broker's construction from `actors.broker`
+(nothing there imports the runtime back).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import redis
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from actors.broker import build_broker
 from bot.allowances import MinuteAllowance
 from bot.bootstrap import WelcomeBootstrap
 from bot.catalog_views import CachedCatalog, LoadingCatalog
@@ -28,6 +34,7 @@ from catalog.breaker import CircuitBreaker
 from catalog.client import CatalogClient
 from catalog.reader import CatalogReader
 from store.db import make_engine, make_read_engine, make_session_factory
+from store.disconnects import mark_written
 from store.redis import Keys, make_redis, unconfigured_redis
 from store.settings import Settings
 
@@ -77,8 +84,6 @@ class Runtime:
     @cached_property
     def broker(self) -> dramatiq.Broker:
         """Return a broker to enqueue on (the worker process consumes from the same queues)."""
-        from actors.broker import build_broker
-
         return build_broker(self.settings)
 
     @property
@@ -209,6 +214,8 @@ class Runtime:
     @contextmanager
     def autocommit(self) -> Iterator[Connection]:
         """Open a connection whose every statement commits by itself (single-row updates)."""
+        # Its first statement commits: the request or job using it is never run again.
+        mark_written()
         if self._sessions_given:
             # Tests hand in sessions on one connection held in a transaction: join it.
             with self.transaction() as session:

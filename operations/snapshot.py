@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actors import queues
 from bot import telemetry
-from bot.jobs import DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
+from store.job_kinds import declared_queues
 from store.jobs import job_stats
 from store.timeutil import iso_z, utcnow
 
@@ -27,9 +27,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Queues shown even while empty (a queue appears in Redis only once it had a message).
-KNOWN_QUEUES = tuple(
-    queue for _, queue in (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES)
-)
+KNOWN_QUEUES = declared_queues()
 BREAKER_STATES = ("open", "half_open")
 
 # What a part may fail with when Redis, the broker or the database is down.
@@ -81,16 +79,7 @@ def operations_snapshot(current: Any) -> dict[str, Any]:
         "deadLetters": None if depths is None else sum(d["dead"] for d in depths.values()),
         "jobs": jobs,
         "oldestQueuedJob": None if jobs is None else jobs["oldestQueued"],
-        "breakers": (
-            None
-            if "breakers" in unavailable
-            else {
-                "available": False,
-                "reason": "the catalog circuit breaker is not part of this build",
-            }
-            if breakers is None
-            else {"available": True, "tripped": breakers}
-        ),
+        "breakers": None if breakers is None else {"available": True, "tripped": breakers},
         "cache": cache,
         "workers": workers,
     }

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from bot.context import runtime
 from bot.errors import ApiError
+from bot.runtime import Runtime
 from operations.snapshot import BREAKER_STATES, operations_snapshot
 from store.metrics import PROCESS_METRICS
 from usage_api.auth import require_admin
@@ -76,7 +77,7 @@ def prometheus_metrics() -> ResponseReturnValue:
 class SharedStateCollector(Collector):
     """Metrics read at scrape time from Redis and the database (the same for every process)."""
 
-    def __init__(self, current: Any) -> None:
+    def __init__(self, current: Runtime) -> None:
         self.current = current
 
     def collect(self) -> Iterator[Any]:
