@@ -29,8 +29,8 @@ typecheck: install
 test: lint typecheck
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "== the suite again on PostgreSQL ($$TEST_DATABASE_URL)"; \
-		$(BIN)/pytest; \
+		echo "== the suite again on PostgreSQL ($$TEST_DATABASE_URL; the browser tests ran above)"; \
+		$(BIN)/pytest -m "not browser"; \
 	fi
 
 clean:

@@ -23,7 +23,7 @@ def _check_settings() -> None:
 
     Run as gunicorn loads this file (at start and on every `HUP`), before it parses the
     bind address or starts a worker: a bad value (PORT=abc, REDIS_URL=…:notaport) or a
-    missing REDIS_URL is one line naming the variable. Had the master imported
+    missing REDIS_URL or SECRET_KEY is one line naming the variable. Had the master imported
     `store.settings` itself, every worker forked after a `HUP` would inherit that old
     module instead of loading the new release's.
     """
@@ -35,7 +35,7 @@ def _check_settings() -> None:
         try:
             from store.settings import settings_or_exit
 
-            settings_or_exit(require_broker=True)
+            settings_or_exit(require_broker=True, require_secret_key=True)
             code = 0
         except SystemExit as error:
             code = error.code if isinstance(error.code, int) else 1

@@ -25,6 +25,7 @@ from dramatiq.middleware import (
 
 from actors.acks import JournalingRedisBroker
 from actors.job_states import JOURNAL
+from actors.middleware.dead_letter_index import DeadLetterIndexing
 from actors.middleware.failure_logs import ExpectedFailureLogs
 from actors.middleware.jobs import JobTracking
 from actors.middleware.metrics import JobMetrics
@@ -71,6 +72,8 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         ),
         OnceMoreOnDisconnect(),
         ExpectedFailureLogs(),
+        # Notes each dead-lettered message for the SQL index of dead letters (after nack).
+        DeadLetterIndexing(),
     ]
     if url and url.startswith(("amqp://", "amqps://")):
         from actors.rabbitmq import PrefixedRabbitmqBroker

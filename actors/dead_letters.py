@@ -7,6 +7,10 @@ id). Replaying and deleting run one Lua script each, which first removes the let
 the sorted set and does nothing else if it was not there: two operators racing replay it
 once, and a replayed letter is never still listed.
 
+Lists, filters and counts read the SQL index of the letters (`operations.dead_letter_index`),
+never decoding Redis; replays and deletes find a letter through it and remove its row.
+Bulk actions and the index's reconciliation are `actors.dead_letter_bulk`.
+
 RabbitMQ keeps dead letters in `<queue>.XQ` queues, which cannot be browsed without
 consuming them; there `DeadLetters` raises `DeadLettersUnsupported` (see the README).
 """
@@ -14,6 +18,7 @@ consuming them; there `DeadLetters` raises `DeadLettersUnsupported` (see the REA
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -23,14 +28,21 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import q_name
-from sqlalchemy import select
 
-from bot.runtime import Runtime
+from operations import audit, dead_letter_index
+from operations.dead_letter_index import DeadLetterFilter, LetterAddress
 from store.jobs import requeue_job
-from store.models import Job
-from store.timeutil import iso_z
+from store.timeutil import parse_iso_z
 
 logger = logging.getLogger(__name__)
+
+# What the audit log calls these actions.
+RETRY = "dead_letters.retry"
+DELETE = "dead_letters.delete"
+
+# Noted index rows moved per round, and rounds per call (the scheduler takes the rest).
+PENDING_BATCH = 500
+PENDING_ROUNDS = 20
 
 # Options that belonged to the failed run, not to the job: a replay starts afresh.
 _RUN_OPTIONS = ("retries", "traceback", "redis_message_id", "given_up", "eta", "requeue_timestamp")
@@ -48,6 +60,32 @@ _DELETE = """
 if redis.call("zrem", KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call("hdel", KEYS[2], ARGV[1])
 return 1
+"""
+# The same for many letters of one queue at once; each is moved only if it is still
+# there, and the Redis ids of those moved are returned.
+# KEYS: xq, xq.msgs, queue, queue.msgs; ARGV: (old redis id, new redis id, message)...
+_REPLAY_MANY = """
+local done = {}
+for i = 1, #ARGV, 3 do
+  if redis.call("zrem", KEYS[1], ARGV[i]) == 1 then
+    redis.call("hdel", KEYS[2], ARGV[i])
+    redis.call("hset", KEYS[4], ARGV[i + 1], ARGV[i + 2])
+    redis.call("rpush", KEYS[3], ARGV[i + 1])
+    done[#done + 1] = ARGV[i]
+  end
+end
+return done
+"""
+# KEYS: xq, xq.msgs; ARGV: redis ids.
+_DELETE_MANY = """
+local done = {}
+for i = 1, #ARGV do
+  if redis.call("zrem", KEYS[1], ARGV[i]) == 1 then
+    redis.call("hdel", KEYS[2], ARGV[i])
+    done[#done + 1] = ARGV[i]
+  end
+end
+return done
 """
 
 
@@ -102,6 +140,8 @@ class DeadLetters:
         self.namespace = broker.namespace
         self._replay = self.client.register_script(_REPLAY)
         self._delete = self.client.register_script(_DELETE)
+        self._replay_many = self.client.register_script(_REPLAY_MANY)
+        self._delete_many = self.client.register_script(_DELETE_MANY)
 
     def queues(self) -> list[str]:
         """Return the names of the queues that have dead letters."""
@@ -142,24 +182,53 @@ class DeadLetters:
                         return self._letter(queue, _text(redis_id), data, score)
         return None
 
+    def load(self, queue: str, redis_ids: list[str]) -> list[DeadLetter]:
+        """Return the letters of `queue` with these Redis ids that are still there."""
+        if not redis_ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(self._xq(queue) + ".msgs", redis_ids)
+        pipe.zmscore(self._xq(queue), redis_ids)
+        datas, scores = pipe.execute()
+        return [
+            self._letter(queue, redis_id, data, score)
+            for redis_id, data, score in zip(redis_ids, datas, scores, strict=True)
+            if data is not None and score is not None
+        ]
+
+    def redis_ids(self, queue: str) -> set[str]:
+        """Return the Redis ids of every letter of `queue`."""
+        return {_text(redis_id) for redis_id in self.client.zrange(self._xq(queue), 0, -1)}
+
     def replay(self, letter: DeadLetter) -> bool:
         """Put `letter` back on its queue as a fresh message; False if it is gone already."""
-        options = {k: v for k, v in letter.options.items() if k not in _RUN_OPTIONS}
-        new_id = str(uuid.uuid4())
-        options["redis_message_id"] = new_id
-        options["replayed"] = True  # an actor may prepare for it (see deliver_message)
-        message: dramatiq.Message[Any] = dramatiq.Message(
-            queue_name=letter.queue,
-            actor_name=letter.actor,
-            args=tuple(letter.args),
-            kwargs=letter.kwargs,
-            options=options,
-            message_id=letter.id,
-        )
+        new_id, encoded = _fresh_copy(letter)
         xq = self._xq(letter.queue)
         queue = f"{self.namespace}:{letter.queue}"
         keys = [xq, xq + ".msgs", queue, queue + ".msgs"]
-        return bool(self._replay(keys=keys, args=[letter.redis_id, new_id, message.encode()]))
+        return bool(self._replay(keys=keys, args=[letter.redis_id, new_id, encoded]))
+
+    def replay_many(self, queue: str, letters: list[DeadLetter]) -> set[str]:
+        """Replay letters of one queue in one script; return the Redis ids replayed (those
+        still there)."""
+        if not letters:
+            return set()
+        args: list[str | bytes] = []
+        for letter in letters:
+            new_id, encoded = _fresh_copy(letter)
+            args += [letter.redis_id, new_id, encoded]
+        xq = self._xq(queue)
+        name = f"{self.namespace}:{queue}"
+        done = self._replay_many(keys=[xq, xq + ".msgs", name, name + ".msgs"], args=args)
+        return {_text(redis_id) for redis_id in done}
+
+    def delete_many(self, queue: str, redis_ids: list[str]) -> set[str]:
+        """Delete letters of one queue in one script; return the Redis ids deleted."""
+        if not redis_ids:
+            return set()
+        xq = self._xq(queue)
+        done = self._delete_many(keys=[xq, xq + ".msgs"], args=redis_ids)
+        return {_text(redis_id) for redis_id in done}
 
     def delete(self, letter: DeadLetter) -> bool:
         """Drop `letter` for good; False if it is gone already."""
@@ -174,18 +243,70 @@ class DeadLetters:
         return None if data is None else self._letter(queue, redis_id, data, score)
 
     def _letter(self, queue: str, redis_id: str, data: Any, score: float) -> DeadLetter:
-        message = dramatiq.Message.decode(data)
-        return DeadLetter(
-            id=message.message_id,
-            queue=q_name(queue),
-            actor=message.actor_name,
-            # A malformed message (see MessageShape) is listed too, with what it carried.
-            args=_as_list(message.args),
-            kwargs=_as_mapping(message.kwargs),
-            options=dict(message.options),
-            dead_lettered_at=dt.datetime.fromtimestamp(score / 1000, dt.UTC),
+        return letter_of_message(
+            dramatiq.Message.decode(data),
+            queue=queue,
             redis_id=redis_id,
+            dead_lettered_at=dt.datetime.fromtimestamp(score / 1000, dt.UTC),
         )
+
+
+def letter_of_message(
+    message: Any, *, queue: str, redis_id: str, dead_lettered_at: dt.datetime
+) -> DeadLetter:
+    """Return the letter of a dead-lettered `message` (a Message or a MessageProxy)."""
+    return DeadLetter(
+        id=message.message_id,
+        queue=q_name(queue),
+        actor=message.actor_name,
+        # A malformed message (see MessageShape) is listed too, with what it carried.
+        args=_as_list(message.args),
+        kwargs=_as_mapping(message.kwargs),
+        options=dict(message.options),
+        dead_lettered_at=dead_lettered_at,
+        redis_id=redis_id,
+    )
+
+
+def _fresh_copy(letter: DeadLetter) -> tuple[str, bytes]:
+    """Return a new Redis id and the encoded message that replays `letter` (same message
+    id; retries, traceback and run options stripped)."""
+    options = {k: v for k, v in letter.options.items() if k not in _RUN_OPTIONS}
+    new_id = str(uuid.uuid4())
+    options["redis_message_id"] = new_id
+    options["replayed"] = True  # an actor may prepare for it (see deliver_message)
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=letter.queue,
+        actor_name=letter.actor,
+        args=tuple(letter.args),
+        kwargs=letter.kwargs,
+        options=options,
+        message_id=letter.id,
+    )
+    return new_id, message.encode()
+
+
+def index_row(
+    letter: DeadLetter,
+    *,
+    error_class: str,
+    last_error: str | None,
+    attempts: int,
+    restaurant_id: str | None = None,
+) -> dict[str, Any]:
+    """Return the index row (`operations.models.IndexedDeadLetter`) of `letter`."""
+    return {
+        "message_id": letter.id,
+        "queue": letter.queue,
+        "redis_id": letter.redis_id,
+        "actor": letter.actor,
+        "restaurant_id": letter.restaurant_id or restaurant_id,
+        "error_class": error_class,
+        "last_error": (last_error or "")[:2000] or None,
+        "attempts": attempts,
+        "arguments": {"args": letter.args, "kwargs": letter.kwargs},
+        "dead_lettered_at": letter.dead_lettered_at,
+    }
 
 
 def _as_list(args: Any) -> list[Any]:
@@ -200,54 +321,110 @@ def _as_mapping(kwargs: Any) -> dict[str, Any]:
     return {} if kwargs is None else {"__not_a_mapping__": kwargs}
 
 
-def letter_json(letter: DeadLetter, job: Job | None) -> dict[str, Any]:
-    """Return the API's dead-letter object; attempts and last error from the job row when
-    there is one (the message itself only has them as of its last retry)."""
-    return {
-        "id": letter.id,
-        "queue": letter.queue,
-        "actor": letter.actor,
-        "args": {"args": letter.args, "kwargs": letter.kwargs},
-        "restaurantId": letter.restaurant_id or (job.restaurant_id if job else None),
-        "attempts": job.attempts if job is not None and job.attempts else letter.attempts,
-        "lastError": (job.error if job is not None and job.error else None) or letter.last_error,
-        "deadLetteredAt": iso_z(letter.dead_lettered_at),
-    }
+def list_letters(
+    runtime: Any,
+    *,
+    offset: int,
+    limit: int,
+    letters: DeadLetterFilter = DeadLetterFilter(),
+    count_limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Return the number of matching dead letters and one page of them as API objects,
+    most recently dead first (read from the index). With `count_limit` counting stops
+    past it (a page shows "10,000+"; a bulk preview counts them all).
 
-
-def list_letters(runtime: Runtime, *, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
-    """Return the number of dead letters and one page of them as API objects."""
-    total, letters = DeadLetters(runtime.broker).page(offset=offset, limit=limit)
+    Raises:
+      DeadLettersUnsupported: On RabbitMQ.
+      redis.RedisError: When Redis is unreachable (the letters could not be acted on).
+    """
+    index_pending(runtime)
     with runtime.read_transaction() as session:
-        jobs = {
-            job.id: job
-            for job in session.scalars(
-                select(Job).where(Job.id.in_([letter.id for letter in letters]))
-            )
-        }
-    return total, [letter_json(letter, jobs.get(letter.id)) for letter in letters]
+        total = dead_letter_index.count(session, letters, limit=count_limit)
+        rows = dead_letter_index.page(session, letters, limit=limit, offset=offset)
+        return total, [dead_letter_index.letter_json(row) for row in rows]
 
 
-def retry_letter(runtime: Runtime, message_id: str) -> bool:
-    """Replay dead letter `message_id` and mark its job queued; False if there is none."""
-    letters = DeadLetters(runtime.broker)
-    letter = letters.find(message_id)
+def retry_letter(runtime: Any, message_id: str, *, by: str) -> bool:
+    """Replay dead letter `message_id` and mark its job queued; False if there is none.
+
+    The audit log records it as done by `by` (a key's display prefix, or `cli`).
+    """
+    letters = index_pending(runtime)
+    letter = _locate(runtime, letters, message_id)
     if letter is None or not letters.replay(letter):
         return False
     with runtime.transaction() as session:
+        dead_letter_index.forget(session, [_address(letter)])
         requeue_job(session, message_id)
+        audit.record(session, key_prefix=by, action=RETRY, count=1, ids=[message_id])
     logger.info("dead letter %s (%s) replayed on %s", message_id, letter.actor, letter.queue)
     return True
 
 
-def delete_letter(runtime: Runtime, message_id: str) -> bool:
-    """Delete dead letter `message_id`; False if there is none."""
-    letters = DeadLetters(runtime.broker)
-    letter = letters.find(message_id)
+def delete_letter(runtime: Any, message_id: str, *, by: str) -> bool:
+    """Delete dead letter `message_id`; False if there is none (audited as done by `by`)."""
+    letters = index_pending(runtime)
+    letter = _locate(runtime, letters, message_id)
     if letter is None or not letters.delete(letter):
         return False
+    with runtime.transaction() as session:
+        dead_letter_index.forget(session, [_address(letter)])
+        audit.record(session, key_prefix=by, action=DELETE, count=1, ids=[message_id])
     logger.info("dead letter %s (%s) deleted from %s", message_id, letter.actor, letter.queue)
     return True
+
+
+def pending_index_key(namespace: str) -> str:
+    """Return the Redis list of index rows that workers noted and nobody indexed yet."""
+    return f"{namespace}:dead-letters:to-index"
+
+
+def index_pending(runtime: Any) -> DeadLetters:
+    """Move the index rows workers noted (`DeadLetterIndexing`) into the SQL index, so what
+    follows sees every letter dead-lettered so far; return the broker's dead letters.
+
+    Raises:
+      DeadLettersUnsupported: On RabbitMQ.
+      redis.RedisError: When Redis is unreachable.
+    """
+    letters = DeadLetters(runtime.broker)
+    key = pending_index_key(letters.namespace)
+    for _ in range(PENDING_ROUNDS):
+        raw: Any = letters.client.lpop(key, PENDING_BATCH)
+        if not raw:
+            break
+        rows = [_pending_row(entry) for entry in raw]
+        try:
+            with runtime.transaction() as session:
+                dead_letter_index.upsert(session, rows)
+        except Exception:
+            letters.client.rpush(key, *raw)  # kept for the next reader
+            raise
+        if len(raw) < PENDING_BATCH:
+            break
+    return letters
+
+
+def _pending_row(entry: bytes | str) -> dict[str, Any]:
+    row = json.loads(entry)
+    row["dead_lettered_at"] = parse_iso_z(row["dead_lettered_at"])
+    return row
+
+
+def _locate(runtime: Any, letters: DeadLetters, message_id: str) -> DeadLetter | None:
+    """Find a letter through the index; search Redis itself only when the index does not
+    know it (a letter moved while the database was down, before reconciliation)."""
+    with runtime.read_transaction() as session:
+        found = dead_letter_index.addresses_of(session, [message_id])
+    for address in found:
+        loaded = letters.load(address.queue, [address.redis_id])
+        if loaded:
+            return loaded[0]
+    return letters.find(message_id)
+
+
+def _address(letter: DeadLetter) -> LetterAddress:
+    return LetterAddress(message_id=letter.id, queue=letter.queue, redis_id=letter.redis_id)
 
 
 def _text(value: Any) -> str:

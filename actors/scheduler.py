@@ -15,7 +15,7 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from actors import alert_upkeep, maintenance
+from actors import alert_upkeep, maintenance, operations_upkeep
 from actors.context import current_runtime, setup
 from bot.runtime import Runtime
 
@@ -66,6 +66,12 @@ def periodic_jobs() -> list[Ticks]:
         # a conversation opens), and operator events (each at most once an hour).
         Ticks("alerts-pace", 3600, alert_upkeep.check_pace),
         Ticks("alerts-operator", 60, alert_upkeep.check_operator_events),
+        # The dashboard's data: dead letters noted by workers into their SQL index (and
+        # the index reconciled with Redis), job outcomes per hour, expired sessions.
+        Ticks("dead-letter-index", 5, operations_upkeep.index_dead_letters),
+        Ticks("dead-letter-reconcile", 60, operations_upkeep.reconcile_dead_letters),
+        Ticks("job-outcomes", 60, operations_upkeep.roll_up_job_outcomes),
+        Ticks("dashboard-sessions", 3600, operations_upkeep.end_idle_sessions_now),
     ]
 
 

@@ -36,10 +36,11 @@ class BotApp(Flask):
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
     """Build the application from `settings` (read from the environment when None)."""
+    import dashboard
     from bot import cli, errors, health, requests_log, series_at_zero, telemetry, webhook
     from bot.logs import configure_logging
     from bot.runtime import Runtime
-    from usage_api import alerts, dead_letters, import_views, jobs, metrics, openapi, usage
+    from usage_api import alerts, audit, dead_letters, import_views, jobs, metrics, openapi, usage
 
     if runtime is None:
         settings = settings or settings_or_exit(_command_line_environment())
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(metrics.bp)
     app.register_blueprint(import_views.bp)
     app.register_blueprint(alerts.bp)
+    app.register_blueprint(audit.bp)
+    dashboard.init_app(app)
     cli.init_app(app)
     series_at_zero.init_app(app)
     telemetry.start_publishing(runtime)

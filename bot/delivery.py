@@ -25,11 +25,21 @@ class SendFailed(dramatiq.errors.Retry):
 
     (A `Retry`, so Dramatiq's worker does not log each expected retry as an error with a
     traceback; the retry itself follows our backoff like any failure.)
+
+    Its `error_class`, `TwilioError:<code>`, is what operators filter dead letters by.
     """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.error_class = f"TwilioError:{code}"
 
 
 class SendRefused(Exception):
     """Twilio refused the send for good (or a timed-out send may have arrived): no retry."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.error_class = f"TwilioError:{code}"
 
 
 def redeliver(
@@ -60,8 +70,8 @@ def redeliver(
         return "sent"
     what = f"outbound message {message_id}: {failure.code} {failure.message}"
     if retry or (final and failure.verdict is Verdict.RETRY):
-        raise SendFailed(what)
-    raise SendRefused(f"{what}; not retried")
+        raise SendFailed(what, code=failure.code)
+    raise SendRefused(f"{what}; not retried", code=failure.code)
 
 
 def reopen(sessions: sessionmaker[Session], message_id: int) -> bool:

@@ -16,9 +16,11 @@ When Redis is unreachable the breaker fails open: calls proceed, and it is logge
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, TypeVar
 from urllib.parse import quote
 
@@ -76,6 +78,23 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+@dataclass(frozen=True)
+class BreakerDetail:
+    """A breaker that is not closed, as operators see it.
+
+    Parameters:
+      failures: Consecutive failures counted so far.
+      opened_at: When it last opened (a failed trial opens it again).
+      retry_at: When the next trial call may run; None when one may run now (half-open).
+    """
+
+    merchant_id: str
+    state: BreakerState
+    failures: int
+    opened_at: dt.datetime | None
+    retry_at: dt.datetime | None
 
 
 class CircuitBreaker:
@@ -203,6 +222,45 @@ class CircuitBreaker:
             else:
                 states[merchant] = state
         return states
+
+    def details(self) -> list[BreakerDetail]:
+        """Return every breaker that is not closed: state, consecutive failures, when it
+        opened and when its next trial may run (operators' Breakers page).
+
+        When it opened is read from the `tripped` key's remaining life (set for
+        `memory_ms` each time the breaker opens), so it needs no key of its own.
+
+        Raises:
+          redis.RedisError: If Redis is unreachable.
+        """
+        tripped = self.tripped()
+        if not tripped:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for merchant in tripped:
+            pipe.get(self._key(merchant, "failures"))
+            pipe.pttl(self._key(merchant, "open"))
+            pipe.pttl(self._key(merchant, "tripped"))
+        answers = pipe.execute()
+        now = dt.datetime.now(dt.UTC)
+        found = []
+        for n, (merchant, state) in enumerate(tripped.items()):
+            failures, open_ms, tripped_ms = answers[3 * n : 3 * n + 3]
+            opened_at = (
+                now - dt.timedelta(milliseconds=self.memory_ms - tripped_ms)
+                if tripped_ms > 0
+                else None
+            )
+            found.append(
+                BreakerDetail(
+                    merchant_id=merchant,
+                    state=state,
+                    failures=int(failures or 0),
+                    opened_at=opened_at,
+                    retry_at=now + dt.timedelta(milliseconds=open_ms) if open_ms > 0 else None,
+                )
+            )
+        return found
 
     def reset(self, merchant_id: str) -> None:
         """Close the merchant's breaker and forget its failures (operators, tests)."""

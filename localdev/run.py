@@ -52,7 +52,7 @@ def local_secret(name: str) -> str:
     path = INSTANCE / name
     if not path.exists():
         INSTANCE.mkdir(exist_ok=True)
-        path.write_text(secrets.token_hex(16))
+        path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -94,6 +94,9 @@ class LocalService:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             metrics_dir.mkdir(parents=True)
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        if not env.get("SECRET_KEY"):
+            # Signs the dashboard's sessions and CSRF tokens; kept, so sign-ins survive restarts.
+            env["SECRET_KEY"] = local_secret("secret-key")
         if not env.get("TWILIO_AUTH_TOKEN"):
             # Console mode still validates webhook signatures; `simulate` signs with this.
             env["TWILIO_AUTH_TOKEN"] = local_secret("twilio-auth-token")
@@ -254,6 +257,7 @@ def main() -> None:
         say("")
         say("restaurant-bot is running (Ctrl-C stops everything).")
         say(f"URL: {url}")
+        say(f"Dashboard: {url}/dashboard/ (sign in with the admin key below)")
         say(f"Restaurant ID: {values['Restaurant ID']}")
         say(f"PAT: {values['PAT']}")
         say(f"Admin key: {values['Admin key']}")

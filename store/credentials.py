@@ -15,6 +15,11 @@ from store import tokens
 from store.models import ApiKey, PersonalAccessToken, Restaurant
 from store.timeutil import utcnow
 
+# API-key roles: an admin reads and acts; a viewer (`api-keys create --read-only`) reads only.
+ADMIN_ROLE = "admin"
+VIEWER_ROLE = "viewer"
+ROLES = (ADMIN_ROLE, VIEWER_ROLE)
+
 # last_used_at is a hint for owners, not an audit log: write it at most this often.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
@@ -57,10 +62,14 @@ def create_pat(
     return Minted(secret=new.secret, prefix=new.prefix, expires_at=expires_at)
 
 
-def create_api_key(session: Session, *, name: str) -> Minted:
-    """Mint an admin API key."""
+def create_api_key(session: Session, *, name: str, role: str = ADMIN_ROLE) -> Minted:
+    """Mint an admin API key (`role` "viewer": a read-only one)."""
+    if role not in ROLES:
+        raise CredentialError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     new = tokens.mint(tokens.API_KEY_TYPE)
-    session.add(ApiKey(name=_check_name(name), prefix=new.prefix, token_hash=new.token_hash))
+    session.add(
+        ApiKey(name=_check_name(name), prefix=new.prefix, token_hash=new.token_hash, role=role)
+    )
     session.flush()
     return Minted(secret=new.secret, prefix=new.prefix, expires_at=None)
 

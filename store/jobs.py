@@ -22,6 +22,9 @@ class JobFilters:
     restaurant_id: str | None = None
     status: str | None = None
     actor: str | None = None
+    # Created at or after / before (the dashboard's time filter).
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
 
 
 def get_job(session: Session, job_id: str) -> Job | None:
@@ -30,9 +33,18 @@ def get_job(session: Session, job_id: str) -> Job | None:
 
 
 def job_page(
-    session: Session, filters: JobFilters, *, limit: int, offset: int
+    session: Session,
+    filters: JobFilters,
+    *,
+    limit: int,
+    offset: int,
+    count_limit: int | None = None,
 ) -> tuple[int, list[Job]]:
-    """Return the number of matching jobs and one page of them, newest first."""
+    """Return the number of matching jobs and one page of them, newest first.
+
+    With `count_limit`, counting stops there (a total above it means "more than
+    `count_limit`"): counting a million rows takes longer than reading a page.
+    """
     conditions = []
     if filters.restaurant_id is not None:
         conditions.append(Job.restaurant_id == filters.restaurant_id)
@@ -40,7 +52,16 @@ def job_page(
         conditions.append(Job.status == filters.status)
     if filters.actor is not None:
         conditions.append(Job.actor == filters.actor)
-    total = session.scalar(select(func.count()).select_from(Job).where(*conditions)) or 0
+    if filters.created_after is not None:
+        conditions.append(Job.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        conditions.append(Job.created_at < filters.created_before)
+    if count_limit is None:
+        counted = select(func.count()).select_from(Job).where(*conditions)
+    else:
+        capped = select(Job.id).where(*conditions).limit(count_limit + 1).subquery()
+        counted = select(func.count()).select_from(capped)
+    total = session.scalar(counted) or 0
     jobs = session.scalars(
         select(Job)
         .where(*conditions)
@@ -80,6 +101,16 @@ def requeue_job(session: Session, job_id: str) -> None:
         .where(Job.id == job_id, Job.status.in_(("dead", "failed")))
         .values(status="queued", finished_at=None, worker_id=None, enqueued_at=utcnow())
     )
+
+
+def requeue_jobs(session: Session, job_ids: list[str]) -> None:
+    """`requeue_job` for many jobs at once (a bulk replay of dead letters)."""
+    for start in range(0, len(job_ids), 500):
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids[start : start + 500]), Job.status.in_(("dead", "failed")))
+            .values(status="queued", finished_at=None, worker_id=None, enqueued_at=utcnow())
+        )
 
 
 def job_json(job: Job) -> dict[str, Any]:

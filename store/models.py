@@ -251,6 +251,8 @@ class ApiKey(_Credential, Base):
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # "admin" (reads and acts) or "viewer" (reads only: `api-keys create --read-only`).
+    role: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
 
 
 class Job(Base):
@@ -261,6 +263,10 @@ class Job(Base):
         Index(None, "status", "created_at"),
         Index(None, "restaurant_id", "created_at"),
         Index(None, "actor", "created_at"),
+        # The newest jobs first without a filter (dashboard, `GET /api/admin/jobs`), and
+        # the jobs finished lately (the hourly outcome rollup of `operations.job_outcomes`).
+        Index(None, "created_at"),
+        Index(None, "finished_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

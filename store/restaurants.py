@@ -198,3 +198,11 @@ def _flush_unique(session: Session, whatsapp_number: str) -> None:
         raise InvalidRestaurant(
             f"restaurant id or whatsapp number {whatsapp_number} is already in use"
         ) from None
+
+
+def timezones_of(session: Session, restaurant_ids: Sequence[str]) -> dict[str, str]:
+    """Return the time zone of each of these restaurants (unknown ids left out)."""
+    if not restaurant_ids:
+        return {}
+    query = select(Restaurant.id, Restaurant.timezone).where(Restaurant.id.in_(restaurant_ids))
+    return {restaurant_id: timezone for restaurant_id, timezone in session.execute(query)}

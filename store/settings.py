@@ -6,6 +6,7 @@ import base64
 import binascii
 import dataclasses
 import functools
+import ipaddress
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -81,6 +82,13 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
 
+    # The dashboard (SPEC §14): signs its session cookies and CSRF tokens; the web process
+    # refuses to start without it (`make run` keeps one under instance/).
+    secret_key: str | None = field(default=None, repr=False)
+    login_failures_per_minute: int = 10
+    # Proxies whose X-Forwarded-For is believed (addresses or networks, e.g. 10.0.0.0/8).
+    trusted_proxies: tuple[str, ...] = ()
+
     @property
     def welcome_content_sid(self) -> str | None:
         """Return the platform's default welcome template SID, if configured."""
@@ -99,6 +107,15 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with the given fields changed."""
         return dataclasses.replace(self, **changes)
+
+    def require_secret_key(self) -> str:
+        """Return `SECRET_KEY` or stop with a clear error when it is not set."""
+        if not self.secret_key:
+            raise SettingsError(
+                "SECRET_KEY: required by the web process (it signs dashboard sessions and"
+                " CSRF tokens); e.g. python3 -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        return self.secret_key
 
     def require_redis_url(self) -> str:
         """Return `REDIS_URL` or stop with a clear error when it is not set."""
@@ -155,6 +172,9 @@ class Settings:
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
             ),
             log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
+            secret_key=env.secret("SECRET_KEY"),
+            login_failures_per_minute=env.integer("LOGIN_FAILURES_PER_MINUTE", 10, minimum=1),
+            trusted_proxies=env.networks("TRUSTED_PROXIES"),
         )
 
 
@@ -206,6 +226,28 @@ class _Env:
                     f"{name}: key {n} is not a Fernet key (32 url-safe base64-encoded bytes)"
                 )
         return raw
+
+    def secret(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is not None and len(value) < 16:
+            raise SettingsError(f"{name}: too short ({len(value)} characters; use 32 or more)")
+        return value
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        raw = self.optional(name)
+        if raw is None:
+            return ()
+        networks = []
+        for part in (item.strip() for item in raw.split(",")):
+            if not part:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(part, strict=False)))
+            except ValueError:
+                raise SettingsError(
+                    f"{name}: {part!r} is not an IP address or network (e.g. 10.0.0.1, 10.0.0.0/8)"
+                ) from None
+        return tuple(networks)
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.text(name, default)
@@ -292,7 +334,10 @@ class _NamesAskedFor(Mapping[str, str]):
 
 
 def settings_or_exit(
-    environ: Mapping[str, str] | None = None, *, require_broker: bool = False
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_broker: bool = False,
+    require_secret_key: bool = False,
 ) -> Settings:
     """Read the settings; on a bad value print one line naming the variable and exit 1.
 
@@ -305,6 +350,8 @@ def settings_or_exit(
             raise SettingsError("REDIS_URL: required (or BROKER_URL), e.g. redis://host:6379/0")
         if settings.ops_webhook_url and not settings.ops_webhook_secret:
             raise SettingsError("OPS_WEBHOOK_SECRET: required when OPS_WEBHOOK_URL is set")
+        if require_secret_key:
+            settings.require_secret_key()
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

@@ -11,12 +11,15 @@ calendar, so the period keys are computed in Python once the restaurants are kno
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam, func, select, tuple_
+from cachetools import TTLCache
+from sqlalchemy import ColumnElement, and_, any_, bindparam, case, func, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from store.db import is_postgresql
 from store.models import DailyUsage, MonthlyUsage, Restaurant, RestaurantBot
@@ -25,6 +28,37 @@ from store.timeutil import local_date, previous_months
 from store.usage_values import Allowance, MonthUsage, RestaurantUsage
 
 HISTORY_MONTHS = 6
+
+# The usage object's fields (SPEC §8), in its order: what a list can be sorted by.
+USAGE_FIELDS = (
+    "restaurantId",
+    "restaurantName",
+    "conversationsThisMonth",
+    "lastConversationAt",
+    "dailyLimit",
+    "dailyRemaining",
+    "monthlyLimit",
+    "monthlyRemaining",
+    "firstActivity",
+    "lastActivity",
+    "isActive",
+)
+
+
+@dataclass(frozen=True)
+class UsageOrder:
+    """How a list of usages is sorted: by a field of the usage object, then by id.
+
+    Raises:
+      ValueError: For a field the usage object does not have.
+    """
+
+    field: str = "restaurantId"
+    descending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.field not in USAGE_FIELDS:
+            raise ValueError(f"sort must be one of {', '.join(USAGE_FIELDS)}")
 
 
 @dataclass(frozen=True)
@@ -71,19 +105,188 @@ def count_restaurants(session: Session) -> int:
 
 
 def usage_page(
-    session: Session, settings: Settings, *, limit: int, offset: int, now: dt.datetime
+    session: Session,
+    settings: Settings,
+    *,
+    limit: int,
+    offset: int,
+    now: dt.datetime,
+    order: UsageOrder = UsageOrder(),
+    search: str | None = None,
 ) -> UsagePage:
-    """Return the usage of `limit` restaurants from `offset`, in order of restaurant id."""
-    total = count_restaurants(session)
-    if offset >= total:
-        return UsagePage(total=total, items=[])
-    # The page's ids first (an index-only scan of the primary key), then 100 joined rows,
-    # rather than a join walked from the start of the table up to the offset.
-    page_ids = select(Restaurant.id).order_by(Restaurant.id).limit(limit).offset(offset)
-    query = _TENANTS.where(Restaurant.id.in_(page_ids.scalar_subquery())).order_by(Restaurant.id)
-    tenants = [_Tenant(**row._mapping) for row in session.execute(query)]
+    """Return the usage of `limit` restaurants from `offset`: in order of restaurant id,
+    or of any field of the usage object (`order`), of those whose name, id or WhatsApp
+    number contains `search` (case-insensitive)."""
+    if order.field == "restaurantId" and not search:
+        total = count_restaurants(session)
+        if offset >= total:
+            return UsagePage(total=total, items=[])
+        # The page's ids first (an index-only scan of the primary key), then 100 joined
+        # rows, rather than a join walked from the start of the table up to the offset.
+        ordered = Restaurant.id.desc() if order.descending else Restaurant.id
+        page_ids = select(Restaurant.id).order_by(ordered).limit(limit).offset(offset)
+        query = _TENANTS.where(Restaurant.id.in_(page_ids.scalar_subquery())).order_by(ordered)
+        tenants = [_Tenant(**row._mapping) for row in session.execute(query)]
+    else:
+        total, tenants = sorted_tenants(
+            session, settings, order, search, limit=limit, offset=offset, now=now
+        )
     usages = _usages(session, settings, tenants, now, history_months=1)
     return UsagePage(total=total, items=[usage for usage, _history in usages])
+
+
+def sorted_tenants(
+    session: Session,
+    settings: Settings,
+    order: UsageOrder,
+    search: str | None,
+    *,
+    limit: int,
+    offset: int,
+    now: dt.datetime,
+) -> tuple[int, list[_Tenant]]:
+    """Return how many restaurants match `search` and one page of them in `order`.
+
+    The order of every matching restaurant is computed in SQL — each one's own month and
+    day, in its zone, as a CASE over the few zones in use — and kept for `ORDER_TTL_S` in
+    this process (per field, direction, search and number of restaurants), so paging
+    through thousands of restaurants sorts them once: the values shown are read afresh
+    for every page, only their order may be a minute old. A page costs the number of
+    restaurants, then on a miss the zones and the order, and the page's restaurants.
+    """
+    conditions = _matching(search)
+    # Restaurants added or removed make a kept order stale: their number is in its key.
+    everyone = count_restaurants(session)
+    bind = session.get_bind()
+    key = (str(bind.engine.url), order, search, everyone, now.date(), now.hour)
+    with _ORDERS_LOCK:
+        ids = _ORDERS.get(key)
+    if ids is None:
+        ids = _ordered_ids(session, settings, order, conditions, now)
+        with _ORDERS_LOCK:
+            _ORDERS[key] = ids
+    total = len(ids)
+    if offset >= total:
+        return total, []
+    page_ids = ids[offset : offset + limit]
+    rows = session.execute(_TENANTS.where(Restaurant.id.in_(page_ids)))
+    found = {row.id: _Tenant(**row._mapping) for row in rows}
+    return total, [found[rid] for rid in page_ids if rid in found]
+
+
+def clear_order_cache() -> None:
+    """Forget the orders kept by `sorted_tenants` (tests)."""
+    with _ORDERS_LOCK:
+        _ORDERS.clear()
+
+
+# How long a computed order of restaurants is reused by this process.
+ORDER_TTL_S = 60
+_ORDERS: TTLCache[Any, list[str]] = TTLCache(maxsize=32, ttl=ORDER_TTL_S)
+_ORDERS_LOCK = threading.Lock()
+
+
+def _ordered_ids(
+    session: Session,
+    settings: Settings,
+    order: UsageOrder,
+    conditions: list[ColumnElement[bool]],
+    now: dt.datetime,
+) -> list[str]:
+    query = (
+        select(Restaurant.id)
+        .outerjoin(RestaurantBot, RestaurantBot.restaurant_id == Restaurant.id)
+        .where(*conditions)
+    )
+    month = aliased(MonthlyUsage)
+    day = aliased(DailyUsage)
+    if order.field in _NEEDS_MONTH or order.field in _NEEDS_DAY:
+        zones = list(session.scalars(select(Restaurant.timezone).distinct()))
+        today = {zone: local_date(now, zone) for zone in zones}
+        if order.field in _NEEDS_MONTH:
+            query = query.outerjoin(
+                month,
+                and_(
+                    month.restaurant_id == Restaurant.id,
+                    month.year == _by_zone({z: d.year for z, d in today.items()}),
+                    month.month == _by_zone({z: d.month for z, d in today.items()}),
+                ),
+            )
+        if order.field in _NEEDS_DAY:
+            query = query.outerjoin(
+                day, and_(day.restaurant_id == Restaurant.id, day.date == _by_zone(today))
+            )
+    activity = None
+    if order.field in ("firstActivity", "lastActivity"):
+        # One grouped pass over the month rows, rather than two lookups per restaurant.
+        activity = (
+            select(
+                MonthlyUsage.restaurant_id.label("restaurant_id"),
+                func.min(MonthlyUsage.first_message_at).label("first"),
+                func.max(MonthlyUsage.last_message_at).label("last"),
+            )
+            .group_by(MonthlyUsage.restaurant_id)
+            .subquery()
+        )
+        query = query.outerjoin(activity, activity.c.restaurant_id == Restaurant.id)
+    key = _sort_key(order.field, settings, month, day, activity)
+    ordered = key.desc() if order.descending else key.asc()
+    tie = Restaurant.id.desc() if order.descending else Restaurant.id.asc()
+    return list(session.scalars(query.order_by(ordered.nulls_last(), tie)))
+
+
+_NEEDS_MONTH = {"conversationsThisMonth", "lastConversationAt", "monthlyRemaining"}
+_NEEDS_DAY = {"dailyRemaining"}
+
+
+def _matching(search: str | None) -> list[ColumnElement[bool]]:
+    needle = (search or "").strip().lower()
+    if not needle:
+        return []
+    return [
+        or_(
+            func.lower(Restaurant.name).contains(needle, autoescape=True),
+            func.lower(Restaurant.id).contains(needle, autoescape=True),
+            Restaurant.whatsapp_number.contains(needle, autoescape=True),
+        )
+    ]
+
+
+def _by_zone(values: dict[str, Any]) -> ColumnElement[Any]:
+    return case(values, value=Restaurant.timezone)
+
+
+def _not_negative(value: ColumnElement[int]) -> ColumnElement[int]:
+    return case((value < 0, 0), else_=value)
+
+
+def _sort_key(
+    name: str, settings: Settings, month: Any, day: Any, activity: Any
+) -> ColumnElement[Any]:
+    daily_limit = func.coalesce(
+        RestaurantBot.max_messages_per_day, settings.default_max_messages_per_day
+    )
+    monthly_limit = func.coalesce(
+        RestaurantBot.max_conversations_per_month, settings.default_max_conversations_per_month
+    )
+    conversations = func.coalesce(month.conversation_count, 0)
+    keys: dict[str, Callable[[], Any]] = {
+        "restaurantId": lambda: Restaurant.id,
+        "restaurantName": lambda: Restaurant.name,
+        "conversationsThisMonth": lambda: conversations,
+        "lastConversationAt": lambda: month.last_conversation_at,
+        "dailyLimit": lambda: daily_limit,
+        "dailyRemaining": lambda: _not_negative(daily_limit - func.coalesce(day.message_count, 0)),
+        "monthlyLimit": lambda: monthly_limit,
+        "monthlyRemaining": lambda: _not_negative(monthly_limit - conversations),
+        "firstActivity": lambda: activity.c.first,
+        "lastActivity": lambda: activity.c.last,
+        "isActive": lambda: case(
+            (and_(Restaurant.is_active, func.coalesce(RestaurantBot.enabled, true())), 1),
+            else_=0,
+        ),
+    }
+    return keys[name]()
 
 
 def restaurant_usage(

@@ -133,6 +133,7 @@ def base_settings(
         secrets_key=TEST_SECRETS_KEY,
         # Webhook receivers in tests listen on 127.0.0.1 (`make run` sets it too).
         alert_webhook_allow_private=True,
+        secret_key="test-secret-key-of-this-run-0123456789abcdef",
     )
 
 

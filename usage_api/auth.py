@@ -9,6 +9,8 @@ The rules (SPEC §8), for every `/api/*` endpoint that is not public:
   revoked → `401 invalid_credentials`; `X-Restaurant-Id` missing → `400
   missing_restaurant_id`; any restaurant but the token's, existing or not → `403`.
 - A PAT on an admin-only endpoint → `403`.
+- A read-only API key (role `viewer`) reads every admin endpoint; an endpoint that changes
+  anything calls `require_can_act(principal)` → `403 forbidden` for it.
 
 Views call `require_admin(session)` or `require_owner_or_admin(session)` first, inside
 their read transaction, and get the `Principal`.
@@ -41,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
 RESTAURANT_HEADER = "X-Restaurant-Id"
+# A PAT's role: it acts on its own restaurant only (the endpoints check which).
+OWNER_ROLE = "owner"
 # RFC 9110 asks every 401 to name a scheme the client can use.
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -55,6 +59,7 @@ class Principal:
       restaurant_id: The PAT's restaurant; None for an admin.
       credential_id: The row id of the PAT or API key.
       last_used_at: When the credential was last recorded as used, before this request.
+      role: "admin" or "viewer" (a read-only API key); "owner" for a PAT.
     """
 
     kind: Literal["api_key", "pat"]
@@ -62,11 +67,17 @@ class Principal:
     restaurant_id: str | None
     credential_id: int
     last_used_at: dt.datetime | None
+    role: str = credentials.ADMIN_ROLE
 
     @property
     def is_admin(self) -> bool:
-        """Return True for an API key (every restaurant, admin endpoints)."""
+        """Return True for an API key (every restaurant, admin endpoints), read-only or not."""
         return self.kind == "api_key"
+
+    @property
+    def can_act(self) -> bool:
+        """Return True unless this is a read-only key: it may read, never change anything."""
+        return self.role != credentials.VIEWER_ROLE
 
 
 def missing_credentials() -> ApiError:
@@ -109,6 +120,7 @@ def authenticate(http_request: Request, session: Session, *, now: dt.datetime) -
             restaurant_id=None,
             credential_id=key.id,
             last_used_at=key.last_used_at,
+            role=key.role,
         )
     authorization = http_request.headers.get("Authorization")
     if authorization is None:
@@ -125,6 +137,7 @@ def authenticate(http_request: Request, session: Session, *, now: dt.datetime) -
         restaurant_id=pat.restaurant_id,
         credential_id=pat.id,
         last_used_at=pat.last_used_at,
+        role=OWNER_ROLE,
     )
 
 
@@ -177,6 +190,19 @@ def require_admin(session: Session | None = None) -> Principal:
     return principal
 
 
+def require_can_act(principal: Principal) -> None:
+    """Refuse a read-only API key (role `viewer`) on an endpoint that changes anything.
+
+    Call it on every mutating endpoint, after authentication (`require_admin` or
+    `require_owner_or_admin`) and before any change.
+
+    Raises:
+      ApiError: 403 `forbidden` for a read-only key.
+    """
+    if not principal.can_act:
+        raise forbidden("this API key is read-only (role viewer): it cannot change anything")
+
+
 def record_use(principal: Principal, now: dt.datetime) -> None:
     """Write the credential's `last_used_at` when the last write is a minute old or more.
 
@@ -219,8 +245,3 @@ def _recording_use(principal: Principal, now: dt.datetime) -> Callable[[Response
         return response
 
     return record
-
-
-def require_can_act(principal: Principal) -> None:
-    """Refuse credentials that may only read (403 forbidden)."""
-    return None

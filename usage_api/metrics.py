@@ -13,92 +13,26 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import dramatiq.errors
-import redis
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy.exc import SQLAlchemyError
 
-from actors import queues
-from bot import telemetry
 from bot.context import runtime
 from bot.errors import ApiError
 from bot.runtime import Runtime
-from store.job_kinds import declared_queues
-from store.jobs import job_stats
+from operations.snapshot import BREAKER_STATES, operations_snapshot
 from store.metrics import PROCESS_METRICS
-from store.timeutil import iso_z, utcnow
 from usage_api.auth import require_admin
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__)
-
-# Queues shown even while empty (a queue appears in Redis only once it had a message).
-KNOWN_QUEUES = declared_queues()
-BREAKER_STATES = ("open", "half_open")
-
-
-# What a snapshot section may fail with when Redis, the broker or the database is down.
-_UNREACHABLE = (redis.RedisError, SQLAlchemyError, OSError, dramatiq.errors.BrokerConnectionError)
-
-
-def operations_snapshot(current: Runtime) -> dict[str, Any]:
-    """Return what an operator looks at: queues, jobs, breakers, cache, workers.
-
-    Each part is read on its own: a part whose store is unreachable is `null` and named in
-    `unavailable`, and the rest is still answered (the jobs come from the database while
-    Redis is down, and the other way round).
-    """
-    broker = current.broker
-    unavailable: list[str] = []
-
-    def read(part: str, reader: Callable[[], Any]) -> Any:
-        try:
-            return reader()
-        except _UNREACHABLE as error:
-            logger.warning("metrics: %s unavailable (%s)", part, error)
-            unavailable.append(part)
-            return None
-
-    def jobs_by_status() -> dict[str, Any]:
-        with current.read_transaction() as session:
-            return job_stats(session)
-
-    depths = read("queues", lambda: queues.queue_depths(broker, KNOWN_QUEUES))
-    jobs = read("jobs", jobs_by_status)
-    breakers = read("breakers", lambda: telemetry.breaker_states(current))
-    orders_breakers = (
-        read("breakers", lambda: telemetry.orders_breaker_states(current))
-        if breakers is not None
-        else None
-    )
-    cache = read("cache", lambda: telemetry.cache_hit_rates(current))
-    workers = read("workers", lambda: queues.heartbeats(broker))
-    return {
-        "generatedAt": iso_z(utcnow()),
-        "broker": type(broker).__name__,
-        "unavailable": unavailable,
-        "queues": depths,
-        "deadLetters": None if depths is None else sum(d["dead"] for d in depths.values()),
-        "jobs": jobs,
-        "oldestQueuedJob": None if jobs is None else jobs["oldestQueued"],
-        "breakers": (
-            None
-            if breakers is None
-            # `orders`: the breakers of the orders endpoint (imports), apart from the menu's.
-            else {"available": True, "tripped": breakers, "orders": orders_breakers}
-        ),
-        "cache": cache,
-        "workers": workers,
-    }
 
 
 @bp.get("/api/admin/metrics")

@@ -8,6 +8,7 @@ from store.jobs import JOB_STATES
 from usage_api.openapi_schema import (
     ADMIN,
     COUNT,
+    DEAD_LETTER_FILTERS,
     DENIED,
     NULLABLE_TEXT,
     OWNER_OR_ADMIN,
@@ -78,6 +79,12 @@ SCHEMAS: dict[str, Any] = {
             "attempts": {"type": "integer", "minimum": 1},
             "lastError": NULLABLE_TEXT,
             "deadLetteredAt": TIMESTAMP,
+            "errorClass": {
+                "type": "string",
+                "description": "the final error's exception class; Twilio failures as"
+                " `TwilioError:<code>`",
+                "examples": ["CatalogUnavailable", "TwilioError:63016"],
+            },
         },
     ),
     "DeadLetterPage": strict(
@@ -202,9 +209,9 @@ PATHS: dict[str, Any] = {
     "/api/admin/dead-letters": {
         "get": {
             "operationId": "listDeadLetters",
-            "summary": "Dead letters, newest first (API key only; Redis broker)",
+            "summary": "Dead letters, newest first, filtered (API key only; Redis broker)",
             "security": ADMIN,
-            "parameters": PAGE_PARAMETERS,
+            "parameters": PAGE_PARAMETERS + DEAD_LETTER_FILTERS,
             "responses": {
                 "200": json_content("A page of dead letters", ref("DeadLetterPage")),
                 "400": response("BadRequest"),

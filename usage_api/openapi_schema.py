@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from operations.error_classes import ERROR_CLASS
 from usage_api.auth import API_KEY_HEADER, RESTAURANT_HEADER
 from usage_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 
@@ -88,6 +89,39 @@ PAGE_PARAMETERS = [
         "in": "query",
         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
     },
+]
+# The dead-letter filter (SPEC §14): query parameters of the list, keys of a bulk "filter".
+# An empty value means "any" (what an HTML form sends for a field left blank).
+_TIME_OR_DATE = [
+    {"type": "string", "format": "date-time"},
+    {"type": "string", "format": "date"},
+    {"type": "string", "maxLength": 0},
+]
+DEAD_LETTER_FILTER_SCHEMAS: dict[str, Any] = {
+    "actor": {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": 200},
+    "restaurantId": {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": 200},
+    "errorClass": {
+        "type": "string",
+        "pattern": f"^({ERROR_CLASS.pattern.strip('^$')})?$",
+        "maxLength": 100,
+        "description": "the final error's exception class, e.g. CatalogUnavailable or"
+        " TwilioError:63016",
+    },
+    "after": {
+        "anyOf": _TIME_OR_DATE,
+        "description": "dead-lettered at or after (an ISO 8601 time with offset, or a date:"
+        " midnight UTC)",
+        "examples": ["2025-10-20T15:30:00Z"],
+    },
+    "before": {
+        "anyOf": _TIME_OR_DATE,
+        "description": "dead-lettered before (as `after`)",
+        "examples": ["2025-10-21T00:00:00Z"],
+    },
+}
+DEAD_LETTER_FILTERS = [
+    {"name": name, "in": "query", "schema": schema}
+    for name, schema in DEAD_LETTER_FILTER_SCHEMAS.items()
 ]
 OWNER_OR_ADMIN: list[dict[str, list[str]]] = [
     {"personalAccessToken": [], "restaurantId": []},

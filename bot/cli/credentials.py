@@ -60,12 +60,19 @@ def api_keys() -> None:
 
 @api_keys.command("create", help="Create an admin key; printed once, alone on the last line.")
 @click.option("--name", required=True)
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="A viewer key: sees every admin page and GET endpoint, and may change nothing.",
+)
 @with_appcontext
-def create_key(name: str) -> None:
+def create_key(name: str, read_only: bool) -> None:
     """Mint an admin API key."""
+    role = credentials.VIEWER_ROLE if read_only else credentials.ADMIN_ROLE
     with command_transaction() as session:
-        minted = credentials.create_api_key(session, name=name)
-    click.echo(f"created admin key {minted.prefix}")
+        minted = credentials.create_api_key(session, name=name, role=role)
+    kind = "read-only (viewer) key" if read_only else "admin key"
+    click.echo(f"created {kind} {minted.prefix}")
     click.echo("store it now: it cannot be shown again")
     click.echo(minted.secret)
 
@@ -76,7 +83,7 @@ def list_keys() -> None:
     """Print one line per key."""
     with command_transaction() as session:
         for key in credentials.list_api_keys(session):
-            click.echo(f"{key.prefix}\t{_describe(key)}")
+            click.echo(f"{key.prefix}\t{_describe(key)}\trole {key.role}")
 
 
 @api_keys.command("revoke", help="Revoke the admin key with this prefix.")

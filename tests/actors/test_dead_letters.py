@@ -46,11 +46,13 @@ def test_a_dead_letter_is_listed_replayed_and_then_succeeds(
         "attempts",
         "lastError",
         "deadLetteredAt",
+        "errorClass",
     ]
     assert (letter["id"], letter["queue"], letter["actor"]) == (dead_job, "test-flaky", "flaky_job")
     assert letter["args"] == {"args": [], "kwargs": {"name": "dl", "restaurant_id": "r1"}}
     assert (letter["restaurantId"], letter["attempts"]) == ("r1", 4)
     assert letter["lastError"] == "RuntimeError: dl fails on purpose"
+    assert letter["errorClass"] == "RuntimeError"
     assert letter["deadLetteredAt"].endswith("Z")
 
     answer = live_client.post(f"/api/admin/dead-letters/{dead_job}/retry", headers=admin)

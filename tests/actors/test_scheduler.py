@@ -59,6 +59,10 @@ def test_the_scheduler_runs_recovery_relay_and_cleanup():
         "cleanup": 3600,
         "alerts-pace": 3600,
         "alerts-operator": 60,
+        "dead-letter-index": 5,
+        "dead-letter-reconcile": 60,
+        "job-outcomes": 60,
+        "dashboard-sessions": 3600,
     }
 
 

@@ -213,6 +213,15 @@ def test_api_keys_are_created_listed_and_revoked(runner, db_session):
     assert "revoked" in invoke(runner, "api-keys", "list").stdout
 
 
+def test_a_read_only_key_is_created_with_the_viewer_role(runner, db_session):
+    result = invoke(runner, "api-keys", "create", "--name", "eyes", "--read-only")
+    secret = result.stdout.strip().splitlines()[-1]
+    assert "read-only" in result.stdout
+    assert db_session.scalars(select(ApiKey)).one().role == "viewer"
+    assert f"{secret[:14]}\teyes\tactive" in invoke(runner, "api-keys", "list").stdout
+    assert "role viewer" in invoke(runner, "api-keys", "list").stdout
+
+
 def test_demo_seed_is_idempotent_and_issues_fresh_credentials_each_run(runner, db_session):
     first = invoke(runner, "demo", "seed")
     second = invoke(runner, "demo", "seed")

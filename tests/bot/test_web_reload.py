@@ -152,9 +152,14 @@ def test_loading_the_gunicorn_config_imports_none_of_the_apps_code():
     script = (
         "import runpy, sys; runpy.run_path('gunicorn.conf.py'); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('bot', 'actors', 'store', 'usage_api', 'cache', 'catalog', 'localdev')))"
+        "('bot', 'actors', 'store', 'usage_api', 'cache', 'catalog', 'localdev',"
+        " 'operations', 'signin', 'dashboard')))"
     )
-    env = {"REDIS_URL": "redis://127.0.0.1:6379/0", **os.environ}
+    env = {
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SECRET_KEY": "a-secret-key-of-the-test-0123456789",
+        **os.environ,
+    }
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,

@@ -151,3 +151,43 @@ def test_every_process_stops_on_a_bad_value_with_one_line_naming_it(command, tmp
     assert done.stderr.strip().splitlines() == [
         "configuration error: QUEUE_BACKOFF_DELAY: expected an integer, got 'soon'"
     ]
+
+
+def test_dashboard_settings_are_read_and_checked():
+    settings = Settings.from_env(
+        {
+            "SECRET_KEY": "s" * 32,
+            "LOGIN_FAILURES_PER_MINUTE": "3",
+            "TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16",
+        }
+    )
+    assert settings.secret_key == "s" * 32
+    assert settings.login_failures_per_minute == 3
+    assert settings.trusted_proxies == ("10.0.0.1/32", "192.168.0.0/16")
+    assert "s" * 32 not in repr(settings)
+    defaults = Settings.from_env({})
+    assert (defaults.secret_key, defaults.login_failures_per_minute) == (None, 10)
+    assert defaults.trusted_proxies == ()
+    for name, value, message in [
+        ("TRUSTED_PROXIES", "10.0.0.1,proxy.local", "TRUSTED_PROXIES: 'proxy.local' is not"),
+        ("LOGIN_FAILURES_PER_MINUTE", "0", "LOGIN_FAILURES_PER_MINUTE: must be at least 1"),
+        ("SECRET_KEY", "short", "SECRET_KEY: too short"),
+    ]:
+        with pytest.raises(SettingsError, match=message):
+            Settings.from_env({name: value})
+
+
+def test_the_web_process_needs_a_secret_key_and_says_so_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path}/x.db", REDIS_URL="redis://127.0.0.1:1/0")
+    command = [gunicorn, "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0", "bot:create_app()"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("configuration error: SECRET_KEY: required by the web process")

@@ -34,6 +34,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     )
     if settings.broker_url:
         env["BROKER_URL"] = settings.broker_url
+    if settings.secret_key:
+        env["SECRET_KEY"] = settings.secret_key
     env.update(extra)
     return env
 

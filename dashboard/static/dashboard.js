@@ -1,0 +1,71 @@
+// restaurant-bot dashboard: the only script. Pages work without it; it only refreshes the
+// progress of jobs that are queued or running, every 2 seconds, from the page's own JSON.
+(function () {
+  "use strict";
+  var POLL_MS = 2000;
+  var FINAL = { succeeded: true, failed: true, dead: true };
+
+  function number(n) { return Number(n).toLocaleString("en-US"); }
+
+  function update(row, job) {
+    row.setAttribute("data-state", job.status);
+    var status = row.querySelector("[data-status]");
+    if (status) {
+      status.textContent = job.status;
+      status.className = "status status-" + job.status;
+    }
+    var bar = row.querySelector("[data-progress]");
+    var total = job.progress.total, done = job.progress.done;
+    if (bar) {
+      bar.max = total || 1;
+      bar.value = total ? done : (job.status === "succeeded" ? 1 : 0);
+    }
+    var text = row.querySelector("[data-progress-text]");
+    if (text) {
+      var words = total ? number(done) + " / " + number(total) : "";
+      if (job.progress.step) { words += (words ? " · " : "") + job.progress.step; }
+      text.textContent = words;
+    }
+    var attempts = row.querySelector("[data-attempts]");
+    if (attempts) { attempts.textContent = number(job.attempts); }
+    var error = row.querySelector("[data-error]");
+    if (error) { error.textContent = job.error || ""; }
+  }
+
+  function unfinished(table) {
+    var rows = table.querySelectorAll("tr[data-job]");
+    for (var i = 0; i < rows.length; i++) {
+      if (!FINAL[rows[i].getAttribute("data-state")]) { return true; }
+    }
+    return false;
+  }
+
+  function poll(table) {
+    var note = document.querySelector("[data-poll-status]");
+    if (!unfinished(table)) {
+      if (note) { note.textContent = "Every job on this page has finished."; }
+      return;
+    }
+    fetch(table.getAttribute("data-poll"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (answer) {
+        if (!answer.ok) { throw new Error("HTTP " + answer.status); }
+        return answer.json();
+      })
+      .then(function (body) {
+        body.data.forEach(function (job) {
+          var row = table.querySelector('tr[data-job="' + job.id + '"]');
+          if (row) { update(row, job); }
+        });
+        if (note) { note.textContent = "Updated " + new Date().toLocaleTimeString(); }
+        window.setTimeout(function () { poll(table); }, POLL_MS);
+      })
+      .catch(function () {
+        if (note) { note.textContent = "Could not refresh; reload the page."; }
+      });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var table = document.querySelector("table[data-poll]");
+    if (table) { window.setTimeout(function () { poll(table); }, POLL_MS); }
+  });
+})();
