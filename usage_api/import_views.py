@@ -30,9 +30,9 @@ MAX_RESTAURANT_ID = 64
 def start_order_import() -> ResponseReturnValue:
     """Start an order-history import; answer its job id."""
     principal = require_owner_or_admin()
+    require_can_act(principal)  # who may act, before what they sent
     body = _body()
     restaurant_id = _restaurant(principal, body)
-    require_can_act(principal)
     days = body.get("days", DEFAULT_DAYS)
     if not is_days(days):
         raise ApiError(

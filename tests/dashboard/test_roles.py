@@ -91,3 +91,29 @@ def test_an_owner_page_shows_usage_in_the_restaurants_zone(owner):
     assert 'dir="auto"' in page
     assert "Messages today" in page
     assert "Conversations this month" in page
+
+
+def test_a_read_only_key_is_refused_on_every_mutating_operation_of_the_openapi_document(
+    client, people, runtime
+):
+    from usage_api.openapi import DOCUMENT
+
+    viewer = {"X-API-Key": people.viewer_key}
+    mutating = [
+        (method.upper(), path)
+        for path, operations in DOCUMENT["paths"].items()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch", "delete")
+        and {"adminApiKey": []} in operation.get("security", [])
+    ]
+    assert len(mutating) >= 9  # dead letters, imports, alerts…
+    for method, path in mutating:
+        url = path.replace("{id}", "1").replace("{restaurantId}", "r1")
+        answer = client.open(
+            f"{url}?restaurantId=r1",
+            method=method,
+            headers=viewer,
+            json={"restaurantId": "r1", "ids": ["1"], "expect": 1, "rules": [], "days": 1},
+        )
+        assert answer.status_code == 403, (method, path, answer.get_json())
+        assert answer.get_json()["error"]["code"] == "forbidden"
