@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from actors.dead_letters import DeadLetters, DeadLettersUnsupported
+from actors.dead_letter_store import DeadLetters, DeadLettersUnsupported
 from alerts import operator
 from alerts.pace import evaluate_pace
 from bot import jobs

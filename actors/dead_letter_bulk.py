@@ -22,11 +22,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import select
 
-from actors.dead_letters import DELETE, RETRY, DeadLetters, index_pending, index_row
+from actors.dead_letter_store import DeadLetters, index_row
+from actors.dead_letters import DELETE, RETRY, index_pending
+from bot.runtime import Runtime
 from operations import audit, dead_letter_index
 from operations.dead_letter_index import DeadLetterFilter, LetterAddress
 from operations.error_classes import error_class_of_text
@@ -67,7 +69,7 @@ class BulkOutcome:
 
 
 def settle_in_bulk(
-    runtime: Any,
+    runtime: Runtime,
     action: Action,
     selection: DeadLetterFilter | Sequence[str],
     *,
@@ -126,7 +128,7 @@ def _chunks(found: list[LetterAddress]) -> Iterator[tuple[str, list[LetterAddres
 
 
 def _settle_chunk(
-    runtime: Any, letters: DeadLetters, action: Action, queue: str, chunk: list[LetterAddress]
+    runtime: Runtime, letters: DeadLetters, action: Action, queue: str, chunk: list[LetterAddress]
 ) -> int:
     redis_ids = [address.redis_id for address in chunk]
     if action == "retry":
@@ -144,7 +146,7 @@ def _settle_chunk(
     return len(done)
 
 
-def reconcile_index(runtime: Any) -> tuple[int, int]:
+def reconcile_index(runtime: Runtime) -> tuple[int, int]:
     """Bring the index in step with Redis; return (rows added, rows removed)."""
     letters = index_pending(runtime)
     with runtime.read_transaction() as session:
@@ -171,7 +173,7 @@ def reconcile_index(runtime: Any) -> tuple[int, int]:
     return added, removed
 
 
-def _index_missing(runtime: Any, letters: DeadLetters, queue: str, redis_ids: list[str]) -> int:
+def _index_missing(runtime: Runtime, letters: DeadLetters, queue: str, redis_ids: list[str]) -> int:
     loaded = letters.load(queue, redis_ids)
     if not loaded:
         return 0

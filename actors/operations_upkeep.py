@@ -6,7 +6,8 @@ import contextlib
 import logging
 
 from actors.dead_letter_bulk import reconcile_index
-from actors.dead_letters import DeadLettersUnsupported, index_pending
+from actors.dead_letter_store import DeadLettersUnsupported
+from actors.dead_letters import index_pending
 from bot.runtime import Runtime
 from operations import job_outcomes
 from signin.sessions import end_idle_sessions

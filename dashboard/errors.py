@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from actors.dead_letters import DeadLettersUnsupported
+from actors.dead_letter_store import DeadLettersUnsupported
 from bot.errors import ApiError
 
 logger = logging.getLogger(__name__)

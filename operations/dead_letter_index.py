@@ -4,7 +4,7 @@ Dramatiq keeps dead letters in Redis as encoded messages; finding those of one e
 class would mean decoding every one. So each letter also has a row here, written when a
 worker moves it to the dead letters (`actors.middleware.dead_letter_index`), removed when
 it is replayed or deleted, and reconciled with Redis every minute
-(`actors.dead_letters.reconcile_index`): Dramatiq's 7-day expiry and letters moved while
+(`actors.dead_letter_bulk.reconcile_index`): Dramatiq's 7-day expiry and letters moved while
 the database was down. Rows are keyed by message id and carry the letter's Redis id, so a
 row is only ever removed for the letter it describes.
 """

@@ -22,12 +22,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
 from actors.dead_letter_bulk import BulkBusy, StaleSelection, settle_in_bulk
-from actors.dead_letters import (
-    DeadLettersUnsupported,
-    delete_letter,
-    list_letters,
-    retry_letter,
-)
+from actors.dead_letter_store import DeadLettersUnsupported
+from actors.dead_letters import delete_letter, list_letters, retry_letter
 from bot.context import runtime
 from bot.errors import ApiError, error_response
 from operations.dead_letter_index import FILTER_KEYS, DeadLetterFilter, FilterError

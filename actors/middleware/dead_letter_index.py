@@ -19,7 +19,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from actors.dead_letters import index_row, letter_of_message, pending_index_key
+from actors.dead_letter_store import index_row, letter_of_message, pending_index_key
 from operations.error_classes import error_class, error_class_of_text
 from store.timeutil import iso_z, utcnow
 

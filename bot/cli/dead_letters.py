@@ -8,7 +8,8 @@ from collections.abc import Callable
 import click
 from flask.cli import with_appcontext
 
-from actors.dead_letters import DeadLettersUnsupported, delete_letter, list_letters, retry_letter
+from actors.dead_letter_store import DeadLettersUnsupported
+from actors.dead_letters import delete_letter, list_letters, retry_letter
 from bot.cli.common import Group, WholeNumber, fail
 from bot.context import runtime
 

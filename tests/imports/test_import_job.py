@@ -154,7 +154,7 @@ def test_a_catalog_that_keeps_failing_leaves_the_job_dead_with_what_it_stored_an
 
     fake_catalog.clear_faults()
     fake_catalog.clear_requests()
-    assert retry_letter(live_runtime, job.id)
+    assert retry_letter(live_runtime, job.id, by="test")
     replayed = finished(job.id, "succeeded")
     expected = upstream_orders(fake_catalog, replayed)
     assert replayed.result["orders"] == len(expected) == stored()

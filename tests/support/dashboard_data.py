@@ -16,7 +16,7 @@ from typing import Any
 
 import dramatiq
 
-from actors.dead_letters import index_row, letter_of_message
+from actors.dead_letter_store import index_row, letter_of_message
 from bot.runtime import Runtime
 from operations import audit, dead_letter_index, job_outcomes
 from store import counters
