@@ -142,7 +142,11 @@ class Runtime:
         """Return the inbound-message handler of this process."""
 
         def build() -> Reception:
-            inbox = Inbox(MinuteAllowance(self.redis, self.keys), self.catalog_peek)
+            inbox = Inbox(
+                MinuteAllowance(self.redis, self.keys),
+                self.catalog_peek,
+                record_events=self.settings.insight_events,
+            )
             return Reception(
                 self.settings,
                 self.sessions,
