@@ -15,7 +15,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the application from `settings` (read from the environment when None)."""
     from bot import cli, errors, health, requests_log, telemetry, webhook
     from bot.logs import configure_logging
-    from usage_api import dead_letters, jobs, metrics, openapi, usage
+    from usage_api import batches, dead_letters, insights, jobs, metrics, openapi, usage
 
     if runtime is None:
         settings = settings or settings_or_exit()
@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(jobs.bp)
     app.register_blueprint(dead_letters.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(insights.bp)
+    app.register_blueprint(batches.bp)
     cli.init_app(app)
     telemetry.start_publishing(runtime)
     return app

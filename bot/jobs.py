@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 WELCOME_BOOTSTRAP = ("welcome_bootstrap", "bootstrap")
 DELIVER_MESSAGE = ("deliver_message", "delivery")
 SEND_DEFERRED_REPLIES = ("send_deferred_replies", "replies")
+ANALYZE_BATCH = ("analyze_batch", "insights")
 
 # A job not handed to the broker after this long is relayed (its writer gave up or died).
 RELAY_AFTER = dt.timedelta(seconds=10)

@@ -27,6 +27,7 @@ from cache.two_tier import TwoTierCache
 from catalog.breaker import CircuitBreaker
 from catalog.client import CatalogClient
 from catalog.reader import CatalogReader
+from insights.narrator import Narrator
 from store.db import make_engine, make_read_engine, make_session_factory
 from store.redis import Keys, make_redis, unconfigured_redis
 from store.settings import Settings
@@ -177,6 +178,11 @@ class Runtime:
         return self._once("bootstrap", build)
 
     @property
+    def insights_narrator(self) -> Narrator:
+        """Return the optional insights narrator (`INSIGHTS_LLM_URL`) with its breaker."""
+        return self._once("insights_narrator", lambda: Narrator(self.settings, self.redis))
+
+    @property
     def bootstrap_limits(self) -> BootstrapLimits:
         """Return the bootstrap's concurrency and start-rate limits (shared through Redis)."""
         return self._once(
@@ -235,6 +241,8 @@ class Runtime:
             shared["cache"].close()
         if "catalog_client" in shared:
             shared["catalog_client"].close()
+        if "insights_narrator" in shared:
+            shared["insights_narrator"].close()
         if "fetch_pool" in shared:
             shared["fetch_pool"].shutdown(wait=False, cancel_futures=True)
         if "redis" in self.__dict__:

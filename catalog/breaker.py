@@ -225,7 +225,8 @@ class CircuitBreaker:
             return False
         if opened:
             logger.warning(
-                "catalog circuit breaker opened for merchant %s for %d ms",
+                "%s circuit breaker opened for %s for %d ms",
+                self.name,
                 merchant_id,
                 self.cooldown_ms,
             )
@@ -254,7 +255,8 @@ class CircuitBreaker:
     def _log_outage(self, merchant_id: str, error: Exception) -> None:
         logger.log(
             logging.WARNING if self._warn_now() else logging.DEBUG,
-            "catalog circuit breaker cannot reach Redis (calls proceed) merchant=%s: %s: %s",
+            "%s circuit breaker cannot reach Redis (calls proceed) key=%s: %s: %s",
+            self.name,
             merchant_id,
             type(error).__name__,
             error,

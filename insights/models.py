@@ -42,6 +42,13 @@ class ConversationEvent(Base):
             postgresql_where=text("batch_id IS NOT NULL"),
             sqlite_where=text("batch_id IS NOT NULL"),
         ),
+        # Unrecognised texts expire with message bodies (only those rows are in it).
+        Index(
+            "ix_conversation_events_texts",
+            "occurred_at",
+            postgresql_where=text("kind = 'unrecognised_text'"),
+            sqlite_where=text("kind = 'unrecognised_text'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

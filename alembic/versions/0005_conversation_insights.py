@@ -45,6 +45,13 @@ def upgrade() -> None:
             sqlite_where=sa.text("batch_id IS NOT NULL"),
         )
         batch_op.create_index(
+            "ix_conversation_events_texts",
+            ["occurred_at"],
+            unique=False,
+            postgresql_where=sa.text("kind = 'unrecognised_text'"),
+            sqlite_where=sa.text("kind = 'unrecognised_text'"),
+        )
+        batch_op.create_index(
             "ix_conversation_events_waiting",
             ["restaurant_id", "occurred_at"],
             unique=False,
@@ -197,6 +204,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("batch_id IS NULL"),
             sqlite_where=sa.text("batch_id IS NULL"),
         )
+        batch_op.drop_index("ix_conversation_events_texts")
         batch_op.drop_index(
             "ix_conversation_events_batch_id",
             postgresql_where=sa.text("batch_id IS NOT NULL"),
