@@ -89,3 +89,28 @@ def total(session: Session, restaurant_id: str, measure: str) -> int:
 
 def hours_ago(now: dt.datetime, hours: float) -> dt.datetime:
     return now - dt.timedelta(hours=hours)
+
+
+def add_events(
+    session: Session,
+    restaurant_id: str,
+    specs: list[tuple[str, dt.datetime] | tuple[str, dt.datetime, int | None]]
+    | list[tuple[str, dt.datetime, int | None, dict[str, Any] | None]],
+    *,
+    customer_id: int | None = 1,
+) -> None:
+    """Write events as the webhook would: (kind, when[, conversation id[, detail]])."""
+    from insights.events import Event, write
+
+    rows = []
+    for spec in specs:
+        kind, at = spec[0], spec[1]
+        conversation_id = spec[2] if len(spec) > 2 else 1  # type: ignore[misc]
+        detail = spec[3] if len(spec) > 3 else None  # type: ignore[misc]
+        rows.append(Event(restaurant_id, customer_id, conversation_id, kind, at, detail))
+    write(session.connection(), rows)
+
+
+def messages(session: Session, restaurant_id: str, count: int, at: dt.datetime) -> None:
+    """Write `count` `message_in` events at `at`."""
+    add_events(session, restaurant_id, [("message_in", at)] * count)
