@@ -26,8 +26,13 @@ STOP_WORDS = {"stop", "unsubscribe", "إيقاف", "ايقاف"}
 START_WORDS = {"start", "ابدأ", "ابدا", "إبدأ"}
 MENU_WORDS = {"menu", "القائمة", "قائمة", "منيو", "المنيو", "قائمة الطعام"}
 BRANCH_WORDS = {"branches", "branch", "الفروع", "فروع", "فرع", "الفرع"}
-# Asking for help is understood; any other text that ends in the help was not.
+# Asking for help, or greeting, is understood; any other text that gets the help was not
+# (the conversation's `unrecognised_text` event, SPEC §12).
 HELP_WORDS = {"help", "مساعدة", "مساعده", "ساعدني"}
+GREETINGS = {
+    "hi", "hello", "hey", "hi there", "hello there", "good morning", "good evening",
+    "مرحبا", "مرحباً", "اهلا", "أهلا", "هلا", "السلام عليكم", "سلام", "صباح الخير", "مساء الخير",
+}  # fmt: skip
 MENU_BUTTON, BRANCHES_BUTTON = "MENU", "BRANCHES"
 
 # Last-list markers kept on the conversation.
@@ -78,7 +83,7 @@ def unrecognised(intent: Intent, body: str | None) -> bool:
     if intent.kind != "help":
         return False
     text = normalize(body or "")
-    return bool(text) and text not in HELP_WORDS
+    return bool(text) and text not in HELP_WORDS and text not in GREETINGS
 
 
 def decide(intent: Intent, last_list: str | None) -> tuple[str, str | None]:

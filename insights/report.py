@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from insights.findings import FUNNEL_STEPS, Figures, Finding, find
 from insights.models import MEASURES, HourlyInsight, HourlyInsightKey, HourlyText, RestaurantInsight
+from store.models import Restaurant
 from store.periods import Period, local_slot
 from store.timeutil import iso_z
 
@@ -68,6 +69,14 @@ class Stored:
     summary: str | None = None
     summary_first: dt.date | None = None
     summary_last: dt.date | None = None
+
+
+def subject_of(session: Session, restaurant_id: str) -> Subject | None:
+    """Return the restaurant a report is about, or None when there is none (one statement)."""
+    found = session.execute(
+        select(Restaurant.timezone, Restaurant.merchant_id).where(Restaurant.id == restaurant_id)
+    ).first()
+    return None if found is None else Subject(restaurant_id, found[0], found[1])
 
 
 def read_figures(

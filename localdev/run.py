@@ -210,6 +210,8 @@ def main() -> None:
         service.prepare_environment()
         service.run_once(procfile["release"])
         seeded = service.run_once("flask --app bot demo seed")
+        # A few past days of conversations, so the demo's insights are not empty.
+        history = service.run_once("flask --app bot demo history")
         for name in LONG_RUNNING:
             service.start(name, procfile[name])
         url = f"http://{service.env['HOST']}:{service.env['PORT']}"
@@ -231,6 +233,13 @@ def main() -> None:
             f"  curl -H 'Authorization: Bearer {values['PAT']}' "
             f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' {url}/api/usage"
         )
+        say(history.strip() or "Demo history: none written")
+        say("Read the demo restaurant's insights (last 7 days):")
+        say(
+            f"  curl -H 'Authorization: Bearer {values['PAT']}' "
+            f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' {url}/api/insights"
+        )
+        say(f"  .venv/bin/flask --app bot insights show --restaurant {values['Restaurant ID']}")
         while not service.stopping.wait(0.5):
             service.check_children()
     finally:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from bot.context import runtime
 from bot.errors import ApiError
-from insights.report import Section, Subject, build_report
-from store.models import Restaurant
+from insights.report import Section, build_report, subject_of
 from store.periods import PeriodError, parse_period
 from store.restaurants import RESTAURANT_ID
 from usage_api.auth import Principal, forbidden, require_owner_or_admin
@@ -55,28 +53,24 @@ def insights() -> ResponseReturnValue:
     with current.read_transaction() as session:
         principal = require_owner_or_admin(session)
         restaurant_id = restaurant_of(principal)
-        found = None
-        if RESTAURANT_ID.fullmatch(restaurant_id):
-            found = session.execute(
-                select(Restaurant.timezone, Restaurant.merchant_id).where(
-                    Restaurant.id == restaurant_id
-                )
-            ).first()
-        if found is None:
+        # An id that no restaurant can have is not looked up (and cannot upset the driver).
+        subject = (
+            subject_of(session, restaurant_id) if RESTAURANT_ID.fullmatch(restaurant_id) else None
+        )
+        if subject is None:
             raise ApiError(404, "not_found", f"no restaurant with id {restaurant_id!r}")
-        timezone, merchant_id = found
         try:
             period = parse_period(
-                request.args.get("from"), request.args.get("to"), now=now, timezone=timezone
+                request.args.get("from"), request.args.get("to"), now=now, timezone=subject.timezone
             )
         except PeriodError as error:
             raise ApiError(400, "invalid_parameter", str(error)) from None
         report = build_report(
             session,
-            Subject(restaurant_id, timezone, merchant_id),
+            subject,
             period,
             now=now,
-            menu=current.catalog_peek.categories(merchant_id),
+            menu=current.catalog_peek.categories(subject.merchant_id),
             summaries=current.insights_narrator,
             sections=SECTIONS,
         )

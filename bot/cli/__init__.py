@@ -7,7 +7,16 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every command group on `app`."""
-    from bot.cli import cache, credentials, database, dead_letters, demo, restaurants, simulate
+    from bot.cli import (
+        cache,
+        credentials,
+        database,
+        dead_letters,
+        demo,
+        insights,
+        restaurants,
+        simulate,
+    )
 
     app.cli.add_command(database.db)
     app.cli.add_command(restaurants.restaurants)
@@ -17,3 +26,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(simulate.simulate)
     app.cli.add_command(cache.cache)
     app.cli.add_command(dead_letters.dead_letters)
+    app.cli.add_command(insights.insights)
+    app.cli.add_command(insights.batches_group)

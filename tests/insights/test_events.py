@@ -70,8 +70,10 @@ def test_text_the_bot_does_not_understand_writes_unrecognised_text_and_help_show
     ]
 
 
-@pytest.mark.parametrize("text", ["help", "HELP!", "مساعدة", ""], ids=repr)
-def test_asking_for_help_or_sending_no_text_writes_only_help_shown(
+@pytest.mark.parametrize(
+    "text", ["help", "HELP!", "مساعدة", "", "Hello!", "السلام عليكم"], ids=repr
+)
+def test_asking_for_help_greeting_or_sending_no_text_writes_only_help_shown(
     client, db_session, settings, restaurant, fake_twilio, text
 ):
     say(client, settings, restaurant, "hi")
