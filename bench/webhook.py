@@ -2,6 +2,13 @@
 
     .venv/bin/python -m bench.webhook --database sqlite
     .venv/bin/python -m bench.webhook --database postgresql
+    .venv/bin/python -m bench.webhook --database postgresql --compare-events
+
+`--compare-events` measures what conversation events cost the webhook instead (SPEC
+§12): the same `help` load against two servers from the same Procfile line and code,
+one with `INSIGHT_EVENTS=on` (the default) and one with `INSIGHT_EVENTS=off`, in
+interleaved rounds A/B/A/B so machine noise does not decide; prints each side's req/s,
+p50, p99 and the ratio.
 
 In one run, alternating rounds: signed `help` messages from existing customers (each
 answered with a real HTTP send to FakeTwilio at 0 ms latency) against the service, and a
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,6 +100,66 @@ def sends(twilio_url: str) -> list[dict[str, object]]:
         return list(json.load(response)["sends"])
 
 
+def compare_events(args: argparse.Namespace, env: dict[str, str], token: str) -> None:
+    """`help` webhooks with conversation events on (A) and off (B), rounds A/B/A/B."""
+    web = procfile_line("web")
+    ports = {"on": free_port(), "off": free_port()}
+    envs = {
+        mode: {**env, "PORT": str(port), "INSIGHT_EVENTS": mode} for mode, port in ports.items()
+    }
+    customers = [f"+9665{n:08d}" for n in range(1, args.customers + 1)]
+
+    def url(mode: str) -> str:
+        return f"http://127.0.0.1:{ports[mode]}/whatsapp/webhook"
+
+    with (
+        process(web, envs["on"], f"http://127.0.0.1:{ports['on']}/healthz"),
+        process(web, envs["off"], f"http://127.0.0.1:{ports['off']}/healthz"),
+    ):
+        for mode in ("on", "off"):  # every web process of each side warms up
+            for n in range(args.warmup):
+                sender = f"+9668{(n if mode == 'on' else 5000 + n):08d}"
+                body, headers = signed(url(mode), token, inbound(sender, "hi"))
+                request = urllib.request.Request(url(mode), data=body, headers=headers)
+                urllib.request.urlopen(request, timeout=10).read()
+        for start in range(0, len(customers), 50):  # open the customers' conversations
+            batch = [
+                signed(url("on"), token, inbound(c, "hi")) for c in customers[start : start + 50]
+            ]
+            load(ports["on"], "/whatsapp/webhook", batch, concurrency=8, processes=2)
+        results: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+        for _ in range(args.rounds):
+            for mode in ("on", "off"):
+                requests = [
+                    signed(url(mode), token, inbound(random.choice(customers), "help"))
+                    for _ in range(args.requests)
+                ]
+                results[mode].append(
+                    load(ports[mode], "/whatsapp/webhook", requests, args.concurrency)
+                )
+    print(
+        f"database: {args.database}; {args.rounds} rounds x {args.requests} `help` requests per "
+        f"side, A/B/A/B, {args.concurrency} connections; gunicorn: {web}"
+    )
+    for mode, label in (("on", "events on  (A)"), ("off", "events off (B)")):
+        rates = [r["rate"] for r in results[mode]]
+        print(
+            f"{label}: {statistics.median(rates):7.0f} req/s median  "
+            f"p50 {statistics.median(r['p50_ms'] for r in results[mode]):6.2f} ms  "
+            f"p99 {max(r['p99_ms'] for r in results[mode]):6.2f} ms  "
+            f"errors {sum(r['errors'] for r in results[mode]):.0f}  "
+            f"(rounds: {', '.join(f'{rate:.0f}' for rate in rates)})"
+        )
+    pairs = [a["rate"] / b["rate"] for a, b in zip(results["on"], results["off"], strict=True)]
+    ratio = statistics.median(r["rate"] for r in results["on"]) / statistics.median(
+        r["rate"] for r in results["off"]
+    )
+    print(
+        f"throughput on/off: {ratio:.3f} (events cost {100 * (1 - ratio):.1f} %; "
+        f"per A/B pair: {', '.join(f'{p:.3f}' for p in pairs)})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
@@ -101,6 +169,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--welcomes", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=40, help="unmeasured welcomes first")
+    parser.add_argument(
+        "--compare-events", action="store_true", help="events on vs off instead of hello world"
+    )
     args = parser.parse_args()
 
     token, account = uuid.uuid4().hex, "AC" + uuid.uuid4().hex
@@ -131,6 +202,11 @@ def main() -> None:
              "--monthly-limit", "100000000", "--welcome-content-sid", "HX" + "b" * 32],
             env,
         )  # fmt: skip
+        if args.compare_events:
+            compare_events(args, env, token)
+            twilio.terminate()
+            twilio.wait()
+            return
         web = procfile_line("web")
         hello = web.replace("'bot:create_app()'", "bench.hello:app")
         hello_env = {**env, "PORT": str(hello_port)}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-from sqlalchemy import delete, exists, func, literal, select, update
+from sqlalchemy import delete, exists, func, literal, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import jobs
@@ -80,9 +80,12 @@ def ensure_open(session: Session, restaurant_id: str | None = None) -> None:
     insert = upsert_for(session.get_bind().dialect.name)(InsightBatch).from_select(
         ["restaurant_id", "status", "created_at"], waiting
     )
+    # The partial index's predicate as a literal: with a bound parameter PostgreSQL cannot
+    # match it once psycopg prepares the statement (a generic plan).
     session.execute(
         insert.on_conflict_do_nothing(
-            index_elements=[InsightBatch.restaurant_id], index_where=InsightBatch.status == OPEN
+            index_elements=[InsightBatch.restaurant_id],
+            index_where=InsightBatch.status == literal_column(f"'{OPEN}'"),
         )
     )
 

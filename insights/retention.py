@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from insights.events import UNRECOGNISED_TEXT
@@ -68,7 +68,8 @@ def expire_texts(session: Session, *, older_than: dt.datetime, chunk: int = CHUN
     ids = session.scalars(
         select(ConversationEvent.id)
         .where(
-            ConversationEvent.kind == UNRECOGNISED_TEXT,
+            # A literal, so the partial index of texts matches under a generic plan too.
+            ConversationEvent.kind == literal_column(f"'{UNRECOGNISED_TEXT}'"),
             ConversationEvent.occurred_at < older_than,
         )
         .limit(chunk)

@@ -217,7 +217,7 @@ def broker(base_settings: Settings) -> Iterator[dramatiq.Broker]:
     yield installed
     if hasattr(installed, "delete_queues"):
         # RabbitMQ: the run's own prefixed queues (also those only web-side brokers declared).
-        installed.delete_queues(also=("bootstrap", "delivery", "replies"))
+        installed.delete_queues(also=("bootstrap", "delivery", "replies", "insights"))
 
 
 @pytest.fixture

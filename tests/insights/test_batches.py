@@ -213,3 +213,13 @@ def test_analyze_sends_a_job_for_a_sealed_or_analyzed_batch_and_refuses_an_open_
     assert answer.status_code == 404
     owner = owner_headers(db_session, restaurant.id)
     assert client.post(f"/api/admin/batches/{sealed_id}/analyze", headers=owner).status_code == 403
+
+
+def test_sealing_again_and_again_on_one_connection_keeps_working(db_session, runtime, restaurant):
+    # psycopg prepares a statement on its sixth run, and PostgreSQL then plans it generic
+    # after five more: a partial-index predicate given as a bound parameter no longer
+    # matches ("no unique or exclusion constraint matching the ON CONFLICT").
+    for _ in range(16):
+        messages(db_session, restaurant.id, 1, utcnow())
+        assert len(batches.seal_now(runtime.sessions, runtime.broker, utcnow())) == 1
+    assert [b.events for b in all_batches(db_session)] == [1] * 16
