@@ -48,13 +48,14 @@ from bot.jobs import enqueue
 from bot.runtime import Runtime
 from insights import batches
 from insights.folding import fold_batch
-from insights.models import InsightBatch
+from insights.models import HOURS_OF_DAY, MEASURES, InsightBatch
 from store import credentials
 from store.db import make_engine, make_session_factory
 from store.migrations import upgrade
 from store.models import Job
 from store.settings import Settings
 from store.timeutil import utcnow
+from usage_api.clock import CLOCK
 
 ROOT = Path(__file__).resolve().parent.parent
 GOALS_MS = {30: 25.0, 366: 100.0}
@@ -62,7 +63,7 @@ FOLD_GOAL = 2000.0  # events/s per worker process
 
 
 @contextmanager
-def bench_database(server: str) -> Iterator[str]:
+def bench_database(server: str, *, keep: bool = False) -> Iterator[str]:
     name = f"bench_insights_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
@@ -70,9 +71,12 @@ def bench_database(server: str) -> Iterator[str]:
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        print(f"dropped database {name}")
+        if keep:
+            print(f"kept database {name}: --reuse {url.render_as_string(hide_password=False)}")
+        else:
+            with psycopg.connect(server, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            print(f"dropped database {name}")
 
 
 def restaurants_sql(count: int, prefix: str, zones: tuple[str, ...]) -> str:
@@ -291,6 +295,36 @@ def load_aggregates(database_url: str) -> dict[str, int]:
         for prefix in ("s%", "b%"):
             connection.execute(text(KEYS_SQL), {"prefix": prefix})
             connection.execute(text(TEXTS_SQL), {"prefix": prefix})
+        # The daily rows a fold keeps beside the hourly ones: the sums of their UTC days.
+        measures = ", ".join(MEASURES)
+        sums = ", ".join(f"sum({m})" for m in MEASURES)
+        connection.execute(
+            text(
+                f"INSERT INTO insight_daily (restaurant_id, day, {measures}) "  # noqa: S608
+                f"SELECT restaurant_id, (hour AT TIME ZONE 'UTC')::date, {sums} "
+                "FROM insight_hourly GROUP BY 1, 2"
+            )
+        )
+        hours = ", ".join(HOURS_OF_DAY)
+        by_hour = ", ".join(
+            f"coalesce(sum(conversations) FILTER (WHERE extract(hour FROM hour AT TIME ZONE "
+            f"'UTC') = {n}), 0)"
+            for n in range(24)
+        )
+        connection.execute(
+            text(
+                f"INSERT INTO insight_daily_starts (restaurant_id, day, {hours}) "  # noqa: S608
+                f"SELECT restaurant_id, (hour AT TIME ZONE 'UTC')::date, {by_hour} "
+                "FROM insight_hourly GROUP BY 1, 2"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO insight_daily_keys (restaurant_id, day, dimension, key, count) "
+                "SELECT restaurant_id, (hour AT TIME ZONE 'UTC')::date, dimension, key, "
+                "sum(count) FROM insight_hourly_keys GROUP BY 1, 2, 3, 4"
+            )
+        )
         connection.execute(
             text(
                 "INSERT INTO insight_restaurants (restaurant_id, fresh_as_of)"
@@ -299,7 +333,14 @@ def load_aggregates(database_url: str) -> dict[str, int]:
         )
         counts = {
             table: connection.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
-            for table in ("insight_hourly", "insight_hourly_keys", "insight_hourly_texts")
+            for table in (
+                "insight_hourly",
+                "insight_daily",
+                "insight_hourly_keys",
+                "insight_daily_keys",
+                "insight_daily_starts",
+                "insight_hourly_texts",
+            )
         }
         events = connection.scalar(
             text(
@@ -342,8 +383,9 @@ def measure(
     }
 
 
-def api_benchmark(database_url: str, redis_url: str, requests: int) -> None:
-    load_aggregates(database_url)
+def api_benchmark(database_url: str, redis_url: str, requests: int, *, load: bool = True) -> None:
+    if load:
+        load_aggregates(database_url)
     namespace = f"rbbench-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         database_url=database_url, redis_url=redis_url, redis_namespace=namespace,
@@ -358,7 +400,11 @@ def api_benchmark(database_url: str, redis_url: str, requests: int) -> None:
     busy = [f"b{n:05d}" for n in range(BUSY)]
     with runtime.transaction() as session:
         admin = {"X-API-Key": credentials.create_api_key(session, name="bench").secret}
-    client.get("/api/usage", headers=admin)  # the key's first use is recorded once
+    # One instant for the whole run, so the key's `last_used_at` is written once, not
+    # every minute (that write is the usage benchmark's concern).
+    frozen = utcnow()
+    app.config[CLOCK] = lambda: frozen
+    client.get("/api/usage", headers=admin)
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     today = utcnow().date()
@@ -410,6 +456,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per API scenario")
     parser.add_argument("--skip-fold", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the API's loaded database")
+    parser.add_argument("--reuse", metavar="URL", help="measure a database kept by --keep")
     args = parser.parse_args()
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     with psycopg.connect(args.server) as connection:
@@ -422,8 +470,10 @@ def main() -> None:
         with bench_database(args.server) as database_url:
             upgrade(make_engine(database_url))
             fold_benchmark(database_url, redis_url, args.rounds, args.runs)
-    if not args.skip_api:
-        with bench_database(args.server) as database_url:
+    if args.reuse:
+        api_benchmark(args.reuse, redis_url, args.requests, load=False)
+    elif not args.skip_api:
+        with bench_database(args.server, keep=args.keep) as database_url:
             upgrade(make_engine(database_url))
             api_benchmark(database_url, redis_url, args.requests)
 

@@ -32,11 +32,15 @@ from sqlalchemy.orm import Session
 from insights import events as kinds
 from insights.models import (
     ANALYZED,
+    HOURS_OF_DAY,
     MEASURES,
     OPEN,
     SEALED,
     ConversationEvent,
     ConversationFunnel,
+    DailyInsight,
+    DailyInsightKey,
+    DailyStarts,
     HourlyInsight,
     HourlyInsightKey,
     HourlyText,
@@ -264,21 +268,50 @@ def _funnel_states(
 
 
 def _write(session: Session, restaurant_id: str, deltas: _Deltas) -> None:
-    """Add the deltas to the aggregate rows (one upsert statement per table)."""
+    """Add the deltas to the aggregate rows, hourly and daily (one upsert per table)."""
     dialect = _dialect(session)
-    hourly = [
-        {"restaurant_id": restaurant_id, "hour": hour, **{m: counts[m] for m in MEASURES}}
-        for hour, counts in sorted(deltas.hours.items())
-        if any(counts.values())
-    ]
-    if hourly:
-        session.execute(_upsert_hourly(dialect), hourly)
+    days: defaultdict[dt.date, Counter[str]] = defaultdict(Counter)
+    for hour, counts in deltas.hours.items():
+        days[hour.date()].update(counts)
+    for model, key, rows in (
+        (HourlyInsight, "hour", deltas.hours),
+        (DailyInsight, "day", days),
+    ):
+        measured = [
+            {"restaurant_id": restaurant_id, key: at, **{m: counts[m] for m in MEASURES}}
+            for at, counts in sorted(rows.items())
+            if any(counts.values())
+        ]
+        if measured:
+            session.execute(_upsert_measures(dialect, model), measured)
+    starts: defaultdict[dt.date, Counter[str]] = defaultdict(Counter)
+    for hour, counts in deltas.hours.items():
+        if counts["conversations"]:
+            starts[hour.date()][HOURS_OF_DAY[hour.hour]] += counts["conversations"]
+    if starts:
+        session.execute(
+            _upsert_starts(dialect),
+            [
+                {"restaurant_id": restaurant_id, "day": day, **{h: n[h] for h in HOURS_OF_DAY}}
+                for day, n in sorted(starts.items())
+            ],
+        )
+    daily_keys: Counter[tuple[dt.date, str, str]] = Counter()
+    for (hour, dimension, name), count in deltas.keys.items():
+        daily_keys[(hour.date(), dimension, name)] += count
     keyed = [
         {"restaurant_id": restaurant_id, "hour": h, "dimension": d, "key": k, "count": n}
         for (h, d, k), n in sorted(deltas.keys.items())
     ]
     if keyed:
         session.execute(_upsert_added(dialect, HourlyInsightKey), keyed)
+        session.execute(
+            _upsert_added(dialect, DailyInsightKey),
+            [
+                {"restaurant_id": restaurant_id, "day": day, "dimension": d, "key": k, "count": n}
+                for (day, d, k), n in sorted(daily_keys.items())
+            ],
+        )
     texts = [
         {"restaurant_id": restaurant_id, "hour": h, "text": t, "count": n}
         for (h, t), n in sorted(deltas.texts.items())
@@ -326,16 +359,28 @@ def _dialect(session: Session) -> str:
 
 
 @cache
-def _upsert_hourly(dialect: str) -> Insert:
-    insert = upsert_for(dialect)(HourlyInsight)
+def _upsert_measures(dialect: str, model: type[HourlyInsight] | type[DailyInsight]) -> Insert:
+    insert = upsert_for(dialect)(model)
+    keys: list[Any] = [c for c in model.__table__.columns if c.primary_key]
     return insert.on_conflict_do_update(
-        index_elements=[HourlyInsight.restaurant_id, HourlyInsight.hour],
-        set_={m: getattr(HourlyInsight, m) + getattr(insert.excluded, m) for m in MEASURES},
+        index_elements=keys,
+        set_={m: getattr(model, m) + getattr(insert.excluded, m) for m in MEASURES},
     )
 
 
 @cache
-def _upsert_added(dialect: str, model: type[HourlyInsightKey] | type[HourlyText]) -> Insert:
+def _upsert_starts(dialect: str) -> Insert:
+    insert = upsert_for(dialect)(DailyStarts)
+    return insert.on_conflict_do_update(
+        index_elements=[DailyStarts.restaurant_id, DailyStarts.day],
+        set_={h: getattr(DailyStarts, h) + getattr(insert.excluded, h) for h in HOURS_OF_DAY},
+    )
+
+
+@cache
+def _upsert_added(
+    dialect: str, model: type[HourlyInsightKey] | type[DailyInsightKey] | type[HourlyText]
+) -> Insert:
     insert = upsert_for(dialect)(model)
     keys: list[Any] = [c for c in model.__table__.columns if c.primary_key]
     return insert.on_conflict_do_update(

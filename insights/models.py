@@ -93,13 +93,9 @@ class InsightBatch(Base):
     job_id: Mapped[str | None] = mapped_column(String(64))
 
 
-class HourlyInsight(Base):
-    """Event counts of one restaurant in one UTC hour (one column per measure)."""
+class _Measures:
+    """Event counts, one column per measure (hourly and daily rows alike)."""
 
-    __tablename__ = "insight_hourly"
-
-    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
     conversations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     new_customers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     returning_customers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -124,7 +120,63 @@ class HourlyInsight(Base):
     reached_branch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-# The measures of `HourlyInsight`, in column order.
+class HourlyInsight(_Measures, Base):
+    """Event counts of one restaurant in one UTC hour."""
+
+    __tablename__ = "insight_hourly"
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+
+
+class DailyInsight(_Measures, Base):
+    """The same counts per UTC day (the sum of its hours): a year is 366 rows to read, not
+    8,784. A period reads its whole UTC days here and its edge hours from `HourlyInsight`."""
+
+    __tablename__ = "insight_daily"
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+
+
+class DailyStarts(Base):
+    """Conversations started in each UTC hour (`h00` … `h23`) of one UTC day: the heatmap
+    of a year is 366 rows, turned into local weekdays and hours when read."""
+
+    __tablename__ = "insight_daily_starts"
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    h00: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h01: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h02: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h03: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h04: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h05: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h06: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h07: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h08: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h09: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h10: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h11: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h12: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h13: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h14: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h15: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h16: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h17: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h18: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h19: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h20: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h21: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h22: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    h23: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+HOURS_OF_DAY = tuple(f"h{hour:02d}" for hour in range(24))
+
+
+# The measures, in column order.
 MEASURES: tuple[str, ...] = tuple(
     column.key
     for column in HourlyInsight.__table__.columns
@@ -140,6 +192,18 @@ class HourlyInsightKey(Base):
 
     restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class DailyInsightKey(Base):
+    """The keyed counts per UTC day (the sum of its hours)."""
+
+    __tablename__ = "insight_daily_keys"
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

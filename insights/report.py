@@ -16,16 +16,27 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Date, bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from insights.findings import FUNNEL_STEPS, Figures, Finding, find
-from insights.models import MEASURES, HourlyInsight, HourlyInsightKey, HourlyText, RestaurantInsight
+from insights.models import (
+    HOURS_OF_DAY,
+    MEASURES,
+    DailyInsight,
+    DailyInsightKey,
+    DailyStarts,
+    HourlyInsight,
+    HourlyInsightKey,
+    HourlyText,
+    RestaurantInsight,
+)
 from store.models import Restaurant
-from store.periods import Period, local_slot
-from store.timeutil import iso_z
+from store.periods import HOUR, Period, local_slot
+from store.timeutil import iso_z, zone
 
 TOP_TEXTS = 10
 # Sections every response carries, null until their provider is plugged in.
@@ -79,72 +90,208 @@ def subject_of(session: Session, restaurant_id: str) -> Subject | None:
     return None if found is None else Subject(restaurant_id, found[0], found[1])
 
 
+@dataclass(frozen=True)
+class Span:
+    """A period's UTC hours as they are read: its whole UTC days from the daily rows, the
+    hours before the first and after the last whole day from the hourly rows."""
+
+    start: dt.datetime
+    end: dt.datetime
+    first_day: dt.date  # whole days: [first_day, end_day), possibly empty
+    end_day: dt.date
+    head_end: dt.datetime  # hourly rows [start, head_end) and [tail_start, end)
+    tail_start: dt.datetime
+
+    @classmethod
+    def of(cls, start: dt.datetime, end: dt.datetime) -> Span:
+        """Return the span of the UTC hours [start, end)."""
+        first = start.date() if start.hour == 0 else start.date() + dt.timedelta(days=1)
+        last = end.date()
+        if first >= last:  # no whole day inside: the hourly rows alone
+            return cls(start, end, first, first, end, end)
+        return cls(start, end, first, last, _midnight(first), _midnight(last))
+
+    def parameters(self, prefix: str = "") -> dict[str, Any]:
+        """Return the bound parameters of the span's range conditions."""
+        return {
+            f"{prefix}first_day": self.first_day,
+            f"{prefix}end_day": self.end_day,
+            f"{prefix}start": self.start,
+            f"{prefix}head_end": self.head_end,
+            f"{prefix}tail_start": self.tail_start,
+            f"{prefix}end": self.end,
+        }
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def _hours(model: Any, prefix: str) -> tuple[Any, Any]:
+    """Return the range conditions of a span's head and tail hours on `model.hour`."""
+    hour_type = HourlyInsight.hour.type
+    head = (
+        model.hour >= bindparam(f"{prefix}start", type_=hour_type),
+        model.hour < bindparam(f"{prefix}head_end", type_=hour_type),
+    )
+    tail = (
+        model.hour >= bindparam(f"{prefix}tail_start", type_=hour_type),
+        model.hour < bindparam(f"{prefix}end", type_=hour_type),
+    )
+    return head, tail
+
+
+def _days(model: Any, prefix: str) -> tuple[Any, Any]:
+    return (
+        model.day >= bindparam(f"{prefix}first_day", type_=Date()),
+        model.day < bindparam(f"{prefix}end_day", type_=Date()),
+    )
+
+
+@cache
+def _statements(dialect: str) -> dict[str, Any]:
+    """Build the report's statements once per dialect, with bound parameters."""
+    restaurant: Any = bindparam("restaurant_id")
+    parts = []
+    for which, prefix in ((0, ""), (1, "previous_")):
+        tag: Any = literal_column(str(which)).label("which")
+        head, tail = _hours(HourlyInsight, prefix)
+        hourly_measures = [getattr(HourlyInsight, m) for m in MEASURES]
+        parts += [
+            select(tag, *[getattr(DailyInsight, m) for m in MEASURES]).where(
+                DailyInsight.restaurant_id == restaurant, *_days(DailyInsight, prefix)
+            ),
+            select(tag, *hourly_measures).where(HourlyInsight.restaurant_id == restaurant, *head),
+            select(tag, *hourly_measures).where(HourlyInsight.restaurant_id == restaurant, *tail),
+        ]
+    rows = union_all(*parts).subquery()
+    totals = select(rows.c.which, *[func.sum(rows.c[m]) for m in MEASURES]).group_by(rows.c.which)
+
+    head, tail = _hours(HourlyInsightKey, "")
+    keyed_rows = union_all(
+        select(DailyInsightKey.dimension, DailyInsightKey.key, DailyInsightKey.count).where(
+            DailyInsightKey.restaurant_id == restaurant, *_days(DailyInsightKey, "")
+        ),
+        select(HourlyInsightKey.dimension, HourlyInsightKey.key, HourlyInsightKey.count).where(
+            HourlyInsightKey.restaurant_id == restaurant, *head
+        ),
+        select(HourlyInsightKey.dimension, HourlyInsightKey.key, HourlyInsightKey.count).where(
+            HourlyInsightKey.restaurant_id == restaurant, *tail
+        ),
+    ).subquery()
+    keys = select(keyed_rows.c.dimension, keyed_rows.c.key, func.sum(keyed_rows.c.count)).group_by(
+        keyed_rows.c.dimension, keyed_rows.c.key
+    )
+
+    hour_type = HourlyInsight.hour.type
+    # Every UTC day the period touches, its edge days too (their hours are picked when read).
+    heatmap = select(DailyStarts.day, *[getattr(DailyStarts, h) for h in HOURS_OF_DAY]).where(
+        DailyStarts.restaurant_id == restaurant,
+        DailyStarts.day >= bindparam("first_touched", type_=Date()),
+        DailyStarts.day <= bindparam("last_touched", type_=Date()),
+    )
+
+    total = func.sum(HourlyText.count)
+    text = HourlyText.text
+    ordered = text.collate("C") if dialect == "postgresql" else text
+    texts = (
+        select(text, total)
+        .where(
+            HourlyText.restaurant_id == restaurant,
+            HourlyText.hour >= bindparam("start", type_=hour_type),
+            HourlyText.hour < bindparam("end", type_=hour_type),
+        )
+        .group_by(text)
+        .having(total > 0)
+        .order_by(total.desc(), ordered)
+        .limit(TOP_TEXTS)
+    )
+    return {"totals": totals, "keys": keys, "heatmap": heatmap, "texts": texts}
+
+
+def add_starts(
+    heatmap: list[list[int]],
+    day: dt.date,
+    by_hour: Sequence[int],
+    timezone: str,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> None:
+    """Add one UTC day's conversation starts (per UTC hour) that fall in [start, end) to
+    the local weekday × hour heatmap (SPEC §12's rounding for zones off whole hours)."""
+    midnight = _midnight(day)
+    local_zone = zone(timezone)
+    offset = midnight.astimezone(local_zone).utcoffset()
+    steady = offset == (midnight + 23 * HOUR).astimezone(local_zone).utcoffset()
+    whole_day = start <= midnight and midnight + 24 * HOUR <= end
+    if steady and offset is not None:
+        slots = _slots(int(offset.total_seconds()) // 60, day.weekday())
+    for hour, count in enumerate(by_hour):
+        if not count:
+            continue
+        if not whole_day and not start <= midnight + hour * HOUR < end:
+            continue
+        if steady:
+            weekday, local_hour = slots[hour]
+        else:  # the day the clocks change
+            local_day, local_hour = local_slot(midnight + hour * HOUR, timezone)
+            weekday = local_day.weekday()
+        heatmap[weekday][local_hour] += count
+
+
+@cache
+def _slots(offset_minutes: int, weekday: int) -> tuple[tuple[int, int], ...]:
+    """Return the local (weekday, hour) of each UTC hour of a day that starts on `weekday`
+    (UTC) in a zone `offset_minutes` ahead all day: the local hour that begins inside it."""
+    slots = []
+    for hour in range(24):
+        local = -(-(hour * 60 + offset_minutes) // 60)  # rounded up to a whole local hour
+        slots.append(((weekday + local // 24) % 7, local % 24))
+    return tuple(slots)
+
+
 def read_figures(
     session: Session,
     subject: Subject,
     period: Period,
     menu: Sequence[dict[str, Any]] | None,
 ) -> Figures:
-    """Read the period's aggregates (four statements)."""
+    """Read the period's aggregates (four statements, built once per dialect)."""
+    dialect = session.get_bind().dialect.name
+    sql = _statements(dialect)
     start, end = period.utc_hours()
-    before_start, _ = period.previous().utc_hours()
-    restaurant = HourlyInsight.restaurant_id == subject.restaurant_id
-    sums = []
-    for measure in MEASURES:
-        column = getattr(HourlyInsight, measure)
-        sums.append(func.sum(case((HourlyInsight.hour >= start, column), else_=0)))
-        sums.append(func.sum(case((HourlyInsight.hour < start, column), else_=0)))
-    in_range = (HourlyInsight.hour >= before_start, HourlyInsight.hour < end)
-    row = session.execute(select(*sums).where(restaurant, *in_range)).one()
-    totals = {m: int(row[2 * n] or 0) for n, m in enumerate(MEASURES)}
-    previous = {m: int(row[2 * n + 1] or 0) for n, m in enumerate(MEASURES)}
+    current = Span.of(start, end)
+    previous = Span.of(*period.previous().utc_hours())
+    parameters = {
+        "restaurant_id": subject.restaurant_id,
+        "timezone": subject.timezone,
+        **current.parameters(),
+        **previous.parameters("previous_"),
+    }
+    sums = {int(row[0]): row[1:] for row in session.execute(sql["totals"], parameters)}
+    zeros = (0,) * len(MEASURES)
+    totals = {m: int(v or 0) for m, v in zip(MEASURES, sums.get(0, zeros), strict=True)}
+    previous_totals = {m: int(v or 0) for m, v in zip(MEASURES, sums.get(1, zeros), strict=True)}
 
     heatmap = [[0] * 24 for _ in range(7)]
-    for hour, conversations in session.execute(
-        select(HourlyInsight.hour, HourlyInsight.conversations).where(
-            restaurant,
-            HourlyInsight.hour >= start,
-            HourlyInsight.hour < end,
-            HourlyInsight.conversations > 0,
-        )
-    ):
-        day, local_hour = local_slot(hour, subject.timezone)
-        heatmap[day.weekday()][local_hour] += conversations
+    last_touched = (end - HOUR).date()
+    started = session.execute(
+        sql["heatmap"],
+        {**parameters, "first_touched": start.date(), "last_touched": last_touched},
+    )
+    for day, *by_hour in started:
+        add_starts(heatmap, day, by_hour, subject.timezone, start=start, end=end)
 
     keyed: dict[str, dict[str, int]] = {"category": {}, "branch": {}, "error_code": {}}
-    for dimension, key, count in session.execute(
-        select(HourlyInsightKey.dimension, HourlyInsightKey.key, func.sum(HourlyInsightKey.count))
-        .where(
-            HourlyInsightKey.restaurant_id == subject.restaurant_id,
-            HourlyInsightKey.hour >= start,
-            HourlyInsightKey.hour < end,
-        )
-        .group_by(HourlyInsightKey.dimension, HourlyInsightKey.key)
-    ):
+    for dimension, key, count in session.execute(sql["keys"], parameters):
         if count:
             keyed.setdefault(dimension, {})[key] = int(count)
 
-    total = func.sum(HourlyText.count)
-    text = HourlyText.text
-    ordered = text.collate("C") if session.get_bind().dialect.name == "postgresql" else text
-    texts = [
-        (value, int(count))
-        for value, count in session.execute(
-            select(text, total)
-            .where(
-                HourlyText.restaurant_id == subject.restaurant_id,
-                HourlyText.hour >= start,
-                HourlyText.hour < end,
-            )
-            .group_by(text)
-            .having(total > 0)
-            .order_by(total.desc(), ordered)
-            .limit(TOP_TEXTS)
-        )
-    ]
+    texts = [(value, int(count)) for value, count in session.execute(sql["texts"], parameters)]
     return Figures(
         totals=totals,
-        previous=previous,
+        previous=previous_totals,
         heatmap=heatmap,
         funnel={step: totals[f"reached_{step}"] for step in FUNNEL_STEPS},
         category_opens=keyed["category"],

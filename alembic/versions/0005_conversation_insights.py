@@ -151,6 +151,74 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "insight_daily",
+        sa.Column("restaurant_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("conversations", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("new_customers", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("returning_customers", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("messages_in", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("welcomes", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("menu_shown", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("category_opens", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("branches_shown", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("branch_choices", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("help_shown", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("unknown_options", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("unrecognised_texts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("opt_outs", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("opt_ins", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("throttled", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("delivery_failures", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("replies_deferred", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("reached_welcome", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("reached_menu", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("reached_category", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("reached_branch", sa.Integer(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("restaurant_id", "day", name=op.f("pk_insight_daily")),
+    )
+    op.create_table(
+        "insight_daily_keys",
+        sa.Column("restaurant_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=128), nullable=False),
+        sa.Column("count", sa.Integer(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint(
+            "restaurant_id", "day", "dimension", "key", name=op.f("pk_insight_daily_keys")
+        ),
+    )
+    op.create_table(
+        "insight_daily_starts",
+        sa.Column("restaurant_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("h00", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h01", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h02", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h03", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h04", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h05", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h06", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h07", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h08", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h09", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h10", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h11", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h12", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h13", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h14", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h15", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h16", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h17", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h18", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h19", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h20", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h21", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h22", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("h23", sa.Integer(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("restaurant_id", "day", name=op.f("pk_insight_daily_starts")),
+    )
+    op.create_table(
         "insight_hourly_texts",
         sa.Column("restaurant_id", sa.String(length=64), nullable=False),
         sa.Column("hour", store.models.UtcDateTime(timezone=True), nullable=False),
@@ -181,6 +249,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_insight_hourly_texts_hour"))
 
     op.drop_table("insight_hourly_texts")
+    op.drop_table("insight_daily_starts")
+    op.drop_table("insight_daily_keys")
+    op.drop_table("insight_daily")
     op.drop_table("insight_hourly_keys")
     op.drop_table("insight_hourly")
     with op.batch_alter_table("insight_funnels", schema=None) as batch_op:

@@ -282,3 +282,75 @@ def statements(engine):
     event.listen(engine, "before_cursor_execute", record)
     yield log
     event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_period_reads_whole_utc_days_and_its_edge_hours_and_nothing_outside(
+    client, db_session, runtime, riyadh, clock
+):
+    # 2025-10-14..2025-10-20 in Riyadh is [2025-10-13T21:00Z, 2025-10-20T21:00Z).
+    inside = [utc(13, 21), utc(13, 23, 59), utc(14, 0), utc(17, 12), utc(20, 0), utc(20, 20, 59)]
+    outside = [utc(13, 20, 59), utc(20, 21), utc(21, 3)]
+    analyzed(
+        db_session,
+        runtime,
+        riyadh.id,
+        [("message_in", at, n, OPENED_NEW) for n, at in enumerate(inside + outside)]
+        + [
+            ("category_opened", at, n, {"categoryId": "edge" if at.hour else "midnight"})
+            for n, at in enumerate(inside)
+        ],
+    )
+    clock.now = utc(21, 6)
+    body = get(client, owner_headers(db_session, riyadh.id), "?from=2025-10-14&to=2025-10-20")
+    body = body.get_json()
+    assert body["totals"]["conversations"] == len(inside)
+    assert body["totals"]["categoryOpens"] == len(inside)
+    assert {c["id"]: c["opens"] for c in body["categories"]} == {"edge": 4, "midnight": 2}
+    assert sum(map(sum, body["heatmap"])) == len(inside)
+
+
+def test_spans_split_a_period_into_whole_utc_days_and_edge_hours():
+    from insights.report import Span
+
+    span = Span.of(utc(13, 21), utc(20, 21))
+    assert (span.first_day, span.end_day) == (dt.date(2025, 10, 14), dt.date(2025, 10, 20))
+    assert (span.head_end, span.tail_start) == (utc(14, 0), utc(20, 0))
+    whole = Span.of(utc(13, 0), utc(15, 0))
+    assert (whole.first_day, whole.end_day, whole.head_end, whole.tail_start) == (
+        dt.date(2025, 10, 13), dt.date(2025, 10, 15), utc(13, 0), utc(15, 0),
+    )  # fmt: skip
+    short = Span.of(utc(13, 21), utc(14, 21))  # one local day: no whole UTC day inside
+    assert short.first_day == short.end_day
+    assert (short.head_end, short.tail_start) == (utc(14, 21), utc(14, 21))
+
+
+@pytest.mark.parametrize(
+    "timezone",
+    ["Asia/Riyadh", "Asia/Kolkata", "America/St_Johns", "Europe/London", "America/New_York",
+     "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham", "UTC"],
+)  # fmt: skip
+def test_a_days_starts_land_in_the_local_slot_of_each_hour_dst_days_included(timezone):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from insights.report import add_starts
+    from store.periods import local_slot
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        day=st.dates(dt.date(2023, 1, 1), dt.date(2027, 12, 31)),
+        by_hour=st.lists(st.integers(0, 3), min_size=24, max_size=24),
+    )
+    def check(day, by_hour):
+        midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        read = [[0] * 24 for _ in range(7)]
+        add_starts(
+            read, day, by_hour, timezone, start=midnight, end=midnight + dt.timedelta(days=1)
+        )
+        expected = [[0] * 24 for _ in range(7)]
+        for hour, count in enumerate(by_hour):
+            local_day, local_hour = local_slot(midnight + dt.timedelta(hours=hour), timezone)
+            expected[local_day.weekday()][local_hour] += count
+        assert read == expected
+
+    check()
