@@ -82,6 +82,11 @@ class Stored:
     summary_last: dt.date | None = None
 
 
+# The sections every report reads. SPEC §13's order history plugs in here, e.g.
+# `SECTIONS = (OrdersSection(),)`: its `read` fills `"orders"` and adds its findings.
+SECTIONS: tuple[Section, ...] = ()
+
+
 def subject_of(session: Session, restaurant_id: str) -> Subject | None:
     """Return the restaurant a report is about, or None when there is none (one statement)."""
     found = session.execute(
@@ -323,7 +328,7 @@ def build_report(
     now: dt.datetime,
     menu: Sequence[dict[str, Any]] | None,
     summaries: SummarySource | None = None,
-    sections: Sequence[Section] = (),
+    sections: Sequence[Section] | None = None,
 ) -> dict[str, Any]:
     """Return the insights of `subject` over `period` in the API's shape (SPEC §12).
 
@@ -331,13 +336,14 @@ def build_report(
       menu: The merchant's categories as cached (None when not cached): names, and the
         categories nobody opened.
       summaries: Says whether a stored summary may be served; without it, none is.
-      sections: Further parts of the response (e.g. `orders`), each with its findings.
+      sections: Further parts of the response, each with its findings; `SECTIONS` when
+        None (the API, the CLI and the dashboard all read the same).
     """
     figures = read_figures(session, subject, period, menu)
     stored = read_stored(session, subject.restaurant_id)
     findings = find(figures)
     extra: dict[str, Any] = dict.fromkeys(RESERVED_SECTIONS)
-    for section in sections:
+    for section in SECTIONS if sections is None else sections:
         value, more = section.read(session, subject, period, now=now)
         extra[section.name] = value
         findings.extend(more)

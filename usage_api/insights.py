@@ -13,16 +13,13 @@ from flask.typing import ResponseReturnValue
 
 from bot.context import runtime
 from bot.errors import ApiError
-from insights.report import Section, build_report, subject_of
+from insights.report import build_report, subject_of
 from store.periods import PeriodError, parse_period
 from store.restaurants import RESTAURANT_ID
 from usage_api.auth import Principal, forbidden, require_owner_or_admin
 from usage_api.clock import request_now
 
 bp = Blueprint("insights", __name__, url_prefix="/api")
-
-# Further sections of the response, read by other domains (SPEC §13's `orders` joins here).
-SECTIONS: tuple[Section, ...] = ()
 
 
 def restaurant_of(principal: Principal) -> str:
@@ -72,6 +69,5 @@ def insights() -> ResponseReturnValue:
             now=now,
             menu=current.catalog_peek.categories(subject.merchant_id),
             summaries=current.insights_narrator,
-            sections=SECTIONS,
         )
     return jsonify(report)

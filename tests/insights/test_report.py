@@ -354,3 +354,36 @@ def test_a_days_starts_land_in_the_local_slot_of_each_hour_dst_days_included(tim
         assert read == expected
 
     check()
+
+
+class OrdersStandIn:
+    """A section as SPEC §13's order history will plug in: one statement, its findings."""
+
+    name = "orders"
+
+    def read(self, session, subject, period, *, now):
+        from sqlalchemy import text
+
+        count = session.execute(text("SELECT 3")).scalar_one()
+        finding = {
+            "kind": "top_items",
+            "severity": "info",
+            "title": "Mixed grill sells most",
+            "text": "…",
+            "numbers": {"orders": count},
+        }
+        return {"count": count, "period": [period.first.isoformat(), period.last.isoformat()]}, [
+            finding
+        ]
+
+
+def test_a_plugged_in_section_fills_its_part_and_adds_its_findings(
+    client, db_session, riyadh, clock, monkeypatch
+):
+    from insights import report
+
+    monkeypatch.setattr(report, "SECTIONS", (OrdersStandIn(),))
+    body = get(client, owner_headers(db_session, riyadh.id)).get_json()
+    assert body["orders"] == {"count": 3, "period": ["2025-10-14", "2025-10-20"]}
+    assert [f["kind"] for f in body["findings"]] == ["top_items"]
+    assert list(body)[-2:] == ["orders", "freshAsOf"]
