@@ -33,7 +33,7 @@ def list_batches() -> ResponseReturnValue:
     """Answer with a page of batches, newest first, filtered by status and restaurant."""
     require_admin()
     page = page_request(request.args)
-    status = request.args.get("status") or None
+    status = request.args.get("status")
     if status is not None and status not in BATCH_STATES:
         raise ApiError(400, "invalid_parameter", f"status must be one of {', '.join(BATCH_STATES)}")
     restaurant_id = request.args.get("restaurantId") or None
