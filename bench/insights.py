@@ -18,6 +18,11 @@
    for 30 and 366 days, random restaurants and busy ones, statements per request.
    Baseline, same run: `GET /api/usage/<id>` (an admin's read of one restaurant).
 
+`--receive sqlite|postgresql` measures instead what events cost the webhook's own work:
+`Reception.handle` of `help` messages in this process (console mode), 40 blocks of 200
+with `INSIGHT_EVENTS` on and off alternating; the HTTP A/B/A/B is `bench/webhook.py
+--compare-events`.
+
 The database (`bench_insights_<random>`) and the Redis namespace are dropped at the end.
 """
 
@@ -91,6 +96,61 @@ def restaurants_sql(count: int, prefix: str, zones: tuple[str, ...]) -> str:
                (ARRAY[{zone_list}])[1 + n % {len(zones)}], true, now()
         FROM generate_series(0, {count - 1}) AS n
     """  # noqa: S608
+
+
+# -- 0. the webhook's transaction, events on and off ---------------------------------------
+
+
+def receive_benchmark(database_url: str, redis_url: str, blocks: int, per_block: int) -> None:
+    """`Reception.handle` of `help` messages in this process (console mode: no HTTP, no
+    send), blocks with events on and off interleaved A/B/A/B; median time per message."""
+    import logging
+
+    from bot.inbound import InboundMessage
+    from store.restaurants import BotLimits, create_restaurant
+
+    logging.disable(logging.INFO)  # console mode logs every reply
+    namespace = f"rbbench-{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        database_url=database_url, redis_url=redis_url, redis_namespace=namespace,
+        log_level="WARNING", twilio_auth_token="bench",
+    )  # fmt: skip
+    runtime = Runtime(settings)
+    with runtime.transaction() as session:
+        create_restaurant(
+            session, settings, restaurant_id="ab", name="A/B", whatsapp_number="+966500000999",
+            merchant_id="m", timezone="UTC", limits=BotLimits(10**8, 10**8, 10**8),
+        )  # fmt: skip
+    tenant = runtime.tenants.by_id("ab")
+    assert tenant is not None
+    reception = runtime.reception
+    customers = [f"+9665{n:08d}" for n in range(200)]
+    rng = random.Random(3)
+
+    def message(text_: str, sender: str) -> InboundMessage:
+        return InboundMessage("SM" + uuid.uuid4().hex, sender, tenant.whatsapp_number, text_)
+
+    for customer in customers:  # their conversations are open
+        reception.handle(tenant, message("hi", customer))
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    for block in range(blocks):
+        events = block % 2 == 0
+        reception.inbox.record_events = events
+        started = time.perf_counter()
+        for _ in range(per_block):
+            reception.handle(tenant, message("help", rng.choice(customers)))
+        timings[events].append((time.perf_counter() - started) * 1000 / per_block)
+    on, off = statistics.median(timings[True]), statistics.median(timings[False])
+    print(
+        f"the webhook's transaction in process ({blocks} blocks of {per_block} `help` "
+        f"messages, A/B/A/B): events on {on:.3f} ms, off {off:.3f} ms per message; "
+        f"on/off {on / off:.3f} ({on - off:+.3f} ms)"
+    )
+    keys = list(runtime.redis.scan_iter(match=f"{namespace}:*", count=1000))
+    if keys:
+        runtime.redis.delete(*keys)
+    runtime.close()
+    logging.disable(logging.NOTSET)
 
 
 # -- 1. folding ---------------------------------------------------------------------------
@@ -454,6 +514,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="100-batch rounds per fold run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=2000, help="per API scenario")
+    parser.add_argument(
+        "--receive",
+        choices=("sqlite", "postgresql"),
+        help="only: the webhook's transaction in process, events on vs off",
+    )
     parser.add_argument("--skip-fold", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the API's loaded database")
@@ -466,6 +531,19 @@ def main() -> None:
         f"PostgreSQL {version[0] if version else '?'}; {os.cpu_count()} CPUs; "
         f"{utcnow():%Y-%m-%d %H:%M} UTC; load average {os.getloadavg()[0]:.1f}"
     )
+    if args.receive == "sqlite":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/receive.db"
+            upgrade(make_engine(url))
+            receive_benchmark(url, redis_url, 40, 200)
+        return
+    if args.receive == "postgresql":
+        with bench_database(args.server) as database_url:
+            upgrade(make_engine(database_url))
+            receive_benchmark(database_url, redis_url, 40, 200)
+        return
     if not args.skip_fold:
         with bench_database(args.server) as database_url:
             upgrade(make_engine(database_url))

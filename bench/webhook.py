@@ -36,6 +36,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.support import (
     ROOT,
+    cpu_seconds,
     database,
     free_port,
     load,
@@ -113,9 +114,10 @@ def compare_events(args: argparse.Namespace, env: dict[str, str], token: str) ->
         return f"http://127.0.0.1:{ports[mode]}/whatsapp/webhook"
 
     with (
-        process(web, envs["on"], f"http://127.0.0.1:{ports['on']}/healthz"),
-        process(web, envs["off"], f"http://127.0.0.1:{ports['off']}/healthz"),
+        process(web, envs["on"], f"http://127.0.0.1:{ports['on']}/healthz") as server_on,
+        process(web, envs["off"], f"http://127.0.0.1:{ports['off']}/healthz") as server_off,
     ):
+        servers = {"on": server_on, "off": server_off}
         for mode in ("on", "off"):  # every web process of each side warms up
             for n in range(args.warmup):
                 sender = f"+9668{(n if mode == 'on' else 5000 + n):08d}"
@@ -134,9 +136,15 @@ def compare_events(args: argparse.Namespace, env: dict[str, str], token: str) ->
                     signed(url(mode), token, inbound(random.choice(customers), "help"))
                     for _ in range(args.requests)
                 ]
-                results[mode].append(
-                    load(ports[mode], "/whatsapp/webhook", requests, args.concurrency)
+                # The web processes' own CPU per request: far less moved by other load on
+                # a shared machine than throughput is (the database server's work on
+                # PostgreSQL is not in it; on SQLite it is).
+                cpu_before = cpu_seconds(servers[mode].pid)
+                figures = load(ports[mode], "/whatsapp/webhook", requests, args.concurrency)
+                figures["cpu_ms"] = (
+                    (cpu_seconds(servers[mode].pid) - cpu_before) * 1000 / len(requests)
                 )
+                results[mode].append(figures)
     print(
         f"database: {args.database}; {args.rounds} rounds x {args.requests} `help` requests per "
         f"side, A/B/A/B, {args.concurrency} connections; gunicorn: {web}"
@@ -150,6 +158,15 @@ def compare_events(args: argparse.Namespace, env: dict[str, str], token: str) ->
             f"errors {sum(r['errors'] for r in results[mode]):.0f}  "
             f"(rounds: {', '.join(f'{rate:.0f}' for rate in rates)})"
         )
+    for mode, label in (("on", "events on  (A)"), ("off", "events off (B)")):
+        cpu = [r["cpu_ms"] for r in results[mode]]
+        print(
+            f"{label}: web processes' CPU {statistics.median(cpu):.3f} ms/request median "
+            f"(rounds: {', '.join(f'{c:.3f}' for c in cpu)})"
+        )
+    cpu_on = statistics.median(r["cpu_ms"] for r in results["on"])
+    cpu_off = statistics.median(r["cpu_ms"] for r in results["off"])
+    print(f"web CPU per request on/off: {cpu_on / cpu_off:.3f} (+{cpu_on - cpu_off:.3f} ms)")
     pairs = [a["rate"] / b["rate"] for a, b in zip(results["on"], results["off"], strict=True)]
     ratio = statistics.median(r["rate"] for r in results["on"]) / statistics.median(
         r["rate"] for r in results["off"]
