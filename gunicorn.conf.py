@@ -1,6 +1,8 @@
 """gunicorn settings for the Procfile's `web` (`gunicorn -c gunicorn.conf.py …`).
 
-- The settings are checked first (one line naming a bad variable, exit 1).
+- The settings are checked first (one line naming a bad variable, exit 1), in a child
+  process: the master imports none of the app's code, so the workers a `HUP` starts load
+  the code on disk, all of it (README, "Deploying without dropping webhooks").
 - Prometheus multiprocess mode: each gunicorn worker writes its metrics to files in
   `PROMETHEUS_MULTIPROC_DIR` (prepared, empty, by whoever starts the processes: `make run`,
   or the platform); a dead worker's files are marked so its live gauges disappear.
@@ -12,13 +14,42 @@
 from __future__ import annotations
 
 import os
+import sys
+import traceback
 
-from store.settings import settings_or_exit
 
-# Checked as gunicorn loads this file, before it parses the bind address or starts a
-# worker: a bad value (PORT=abc, REDIS_URL=…:notaport) or a missing REDIS_URL is one
-# line naming the variable, and exit code 1.
-settings_or_exit(require_broker=True)
+def _check_settings() -> None:
+    """Exit 1 when the settings are bad; the check's own imports stay in a child process.
+
+    Run as gunicorn loads this file (at start and on every `HUP`), before it parses the
+    bind address or starts a worker: a bad value (PORT=abc, REDIS_URL=…:notaport) or a
+    missing REDIS_URL is one line naming the variable. Had the master imported
+    `store.settings` itself, every worker forked after a `HUP` would inherit that old
+    module instead of loading the new release's.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            from store.settings import settings_or_exit
+
+            settings_or_exit(require_broker=True)
+            code = 0
+        except SystemExit as error:
+            code = error.code if isinstance(error.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(1)
+
+
+_check_settings()
 
 graceful_timeout = 20  # in-flight requests get this long after SIGTERM
 control_socket_disable = True  # a second instance would take over ~/.gunicorn/gunicorn.ctl

@@ -22,18 +22,28 @@ from actors.job_states import JobChange
 
 
 class JournalingRedisBroker(RedisBroker):
-    """Dramatiq's Redis broker, plus `journal_on_ack()` for JobTracking."""
+    """Dramatiq's Redis broker, plus `journal_on_ack()` for JobTracking.
 
-    def __init__(self, **options: Any) -> None:
+    Parameters:
+      journal_key(str | None): The journal hash (`actors.job_states.JOURNAL` under our
+        namespace) when it is on this broker's Redis; None when it is elsewhere
+        (`BROKER_URL` another Redis), and then acks carry nothing.
+    """
+
+    def __init__(self, *, journal_key: str | None = None, **options: Any) -> None:
         super().__init__(**options)
-        self._journal: dict[str, tuple[str, JobChange]] = {}
+        self.journal_key = journal_key
+        self._journal: dict[str, JobChange] = {}
         self._journal_lock = threading.Lock()
 
-    def journal_on_ack(self, redis_message_id: str, key: str, change: JobChange) -> None:
-        """Write `change` to the journal hash `key` with the ack (or nack) of the message,
-        unless the database has it by then."""
+    def journal_on_ack(self, redis_message_id: str, change: JobChange) -> bool:
+        """Have `change` written to the journal with the ack (or nack) of the message,
+        unless the database has it by then; False when this broker has no journal."""
+        if self.journal_key is None:
+            return False
         with self._journal_lock:
-            self._journal[redis_message_id] = (key, change)
+            self._journal[redis_message_id] = change
+        return True
 
     def do_ack(self, queue_name: str, redis_message_id: str) -> Any:
         return self._settle("ack", queue_name, redis_message_id)
@@ -43,10 +53,9 @@ class JournalingRedisBroker(RedisBroker):
 
     def _settle(self, command: str, queue_name: str, redis_message_id: str) -> Any:
         with self._journal_lock:
-            journal = self._journal.get(redis_message_id)
-        if journal is None:
+            change = self._journal.get(redis_message_id)
+        if change is None or self.journal_key is None:
             return self._dispatch(command)(queue_name, redis_message_id)
-        key, change = journal
         # Under the change's guard, so the writer removes from the journal only entries
         # that are there, and never sees the entry appear after it stored the change.
         with change.guard:
@@ -56,7 +65,7 @@ class JournalingRedisBroker(RedisBroker):
                 # EVALSHA by hand: a Script in a pipeline costs a SCRIPT EXISTS round trip
                 # on every execute. The broker has loaded the script by its first fetch.
                 pipe = self.client.pipeline(transaction=False)
-                pipe.hset(key, str(change.journal_key), change.to_json())
+                pipe.hset(self.journal_key, *change.journal_entry())
                 pipe.evalsha(
                     self.scripts["dispatch"].sha,
                     1,

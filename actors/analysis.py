@@ -11,24 +11,22 @@ from __future__ import annotations
 import logging
 import time
 
-import dramatiq
-
 from actors import progress
-from actors.broker import installed_broker
+from actors.broker import tracked_actor
 from actors.context import current_runtime
 from actors.errors import PermanentError
 from bot.runtime import Runtime
 from insights.folding import OpenBatch, UnknownBatch, fold_batch
 from insights.narrator import refresh_summary
 from insights.report import Subject
+from store.job_kinds import ANALYZE_BATCH
 from store.metrics import INSIGHT_ANALYSIS_SECONDS, INSIGHT_BATCHES_ANALYZED
 from store.timeutil import utcnow
 
-installed_broker()
 logger = logging.getLogger(__name__)
 
 
-@dramatiq.actor(queue_name="insights", tracked=True)
+@tracked_actor(ANALYZE_BATCH)
 def analyze_batch(batch_id: int, restaurant_id: str | None = None) -> None:
     """Fold sealed batch `batch_id` into its restaurant's hourly aggregates; idempotent.
 

@@ -7,17 +7,15 @@ import random
 import time
 from typing import Any
 
-import dramatiq
-
 from actors import progress
-from actors.broker import installed_broker
+from actors.broker import tracked_actor
 from actors.context import current_runtime
 from actors.errors import PermanentError, Postpone, RetryLater
 from bot.bootstrap import BootstrapRequest, InvalidPayload, Outcome
 from bot.limits import BOOTSTRAP_TIME_LIMIT_MS
 from catalog.errors import CatalogError
+from store.job_kinds import WELCOME_BOOTSTRAP
 
-installed_broker()
 logger = logging.getLogger(__name__)
 
 
@@ -25,7 +23,7 @@ class BootstrapIncomplete(RetryLater):
     """Some resources could not be fetched; they are retried (the rest stay cached)."""
 
 
-@dramatiq.actor(queue_name="bootstrap", tracked=True, time_limit=BOOTSTRAP_TIME_LIMIT_MS)
+@tracked_actor(WELCOME_BOOTSTRAP, time_limit=BOOTSTRAP_TIME_LIMIT_MS)
 def welcome_bootstrap(**payload: Any) -> None:
     """Warm a new customer's menu, branches and templates; idempotent."""
     started = time.perf_counter()
@@ -52,7 +50,7 @@ def welcome_bootstrap(**payload: Any) -> None:
     stale = bootstrap.stale(request.merchant_id, templates)
     if not stale:
         # Everything still fresh: done at once, without a rate-limit slot.
-        _finish(request, bootstrap.run(request.merchant_id, []), started, bootstrap)
+        _finish(request, bootstrap.run(request.merchant_id, []), started)
         return
     limits = runtime.bootstrap_limits
     with limits.running().acquire(raise_on_failure=False) as running:
@@ -65,11 +63,11 @@ def welcome_bootstrap(**payload: Any) -> None:
             progress.report(0, len(stale), "fetching")
             outcome = bootstrap.run(request.merchant_id, stale)
     done = len(stale) - len(outcome.failures)
-    progress.report(done, len(stale), "done" if outcome.complete else "partly done")
-    _finish(request, outcome, started, bootstrap)
+    progress.report(done, len(stale), outcome.step(len(stale)))
+    _finish(request, outcome, started)
 
 
-def _finish(request: BootstrapRequest, outcome: Outcome, started: float, bootstrap: Any) -> None:
+def _finish(request: BootstrapRequest, outcome: Outcome, started: float) -> None:
     elapsed_ms = (time.perf_counter() - started) * 1000
     counts = outcome.counts
     progress.result(outcome.summary())
@@ -82,7 +80,8 @@ def _finish(request: BootstrapRequest, outcome: Outcome, started: float, bootstr
         logger.info("welcome bootstrap done %s", line)
         return
     failed = ", ".join(f"{name}: {error}" for name, error in outcome.failures.items())
-    logger.warning("welcome bootstrap incomplete %s failed=[%s]", line, failed)
+    # At INFO: the job fails, and its retry (or final) line names what failed at WARNING.
+    logger.info("welcome bootstrap incomplete %s failed=[%s]", line, failed)
     if not outcome.retryable:
         raise PermanentError(f"catalog refused the bootstrap: {failed}")
     if outcome.counts or outcome.templates:

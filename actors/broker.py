@@ -2,16 +2,18 @@
 
 `build_broker()` makes a broker for enqueuing (the web process, the relay); `setup_broker()`
 also installs it as Dramatiq's global broker, which actor modules bind to when they are
-declared. The worker runs `dramatiq actors.broker:setup actors.worker`: Dramatiq calls
-`setup()` first, then imports the actor modules.
+declared with `tracked_actor()`. The worker process runs `actors.context.setup()` first,
+which calls `setup_broker()`, then imports the actor modules.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dramatiq
 import redis
+from dramatiq.actor import ActorDecorator
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -22,12 +24,16 @@ from dramatiq.middleware import (
 )
 
 from actors.acks import JournalingRedisBroker
+from actors.job_states import JOURNAL
+from actors.middleware.failure_logs import ExpectedFailureLogs
 from actors.middleware.jobs import JobTracking
 from actors.middleware.metrics import JobMetrics
+from actors.middleware.reconnect import OnceMoreOnDisconnect
 from actors.middleware.retries import Retries
 from actors.middleware.shape import MessageShape
-from store.redis import unconfigured_redis
-from store.settings import Settings, settings_or_exit
+from store.job_kinds import JobKind
+from store.redis import Keys, unconfigured_redis
+from store.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +69,8 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
             backoff_ms=settings.queue_backoff_delay_ms,
             max_backoff_ms=settings.queue_max_backoff_ms,
         ),
+        OnceMoreOnDisconnect(),
+        ExpectedFailureLogs(),
     ]
     if url and url.startswith(("amqp://", "amqps://")):
         from actors.rabbitmq import PrefixedRabbitmqBroker
@@ -70,7 +78,10 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         return PrefixedRabbitmqBroker(
             url=url, middleware=middleware, queue_prefix=f"{settings.redis_namespace}."
         )
+    # Acks carry final states to the journal only when the broker's Redis is the journal's.
+    journal_on_ack = settings.broker_url in (None, settings.redis_url)
     return JournalingRedisBroker(
+        journal_key=Keys(settings.redis_namespace)(*JOURNAL) if journal_on_ack else None,
         client=_broker_redis(url),
         namespace=settings.redis_namespace,
         heartbeat_timeout=settings.worker_heartbeat_timeout_ms,
@@ -112,12 +123,22 @@ def installed_broker() -> dramatiq.Broker:
     return _installed
 
 
-def setup() -> None:
-    """Entry point for the `dramatiq` CLI: read the settings and install the broker."""
-    from actors.context import install_runtime
-    from bot.logs import configure_logging
+def tracked_actor(kind: JobKind, **options: Any) -> ActorDecorator:
+    """Return the decorator that declares `kind`'s actor, tracked, on the installed broker.
 
-    settings = settings_or_exit(require_broker=True)
-    configure_logging(settings, adopt_handlers=True)
-    broker = setup_broker(settings)
-    install_runtime(broker, settings)
+        @tracked_actor(WELCOME_BOOTSTRAP, time_limit=60_000)
+        def welcome_bootstrap(**payload: Any) -> None: ...
+
+    The actor's name and queue are `kind`'s (`store.job_kinds`), the ones its job rows
+    are written with; `options` are Dramatiq's actor options.
+
+    Raises:
+      RuntimeError: If `setup_broker()` has not run in this process.
+    """
+    return dramatiq.actor(
+        actor_name=kind.actor,
+        queue_name=kind.queue,
+        broker=installed_broker(),
+        tracked=True,
+        **options,
+    )

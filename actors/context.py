@@ -1,21 +1,32 @@
 """What an actor has that the web app has too: the settings and the runtime (sessions, Redis…).
 
-Actors take ids, call `current_runtime()` and open their own session. The runtime is built
-lazily in each worker process (never before Dramatiq forks), or handed in by tests.
+The worker runs `dramatiq actors.context:setup actors.worker` (the Procfile's `worker`
+line, through `actors.run_worker`). In each worker process Dramatiq calls `setup()` first:
+it reads the settings, configures logging, installs the broker and adds `RuntimeContext`;
+then Dramatiq imports the actor modules. When the process boots, `RuntimeContext` builds
+the process's runtime (never before Dramatiq forks) and hands the job-state writer its
+engine, Redis client and keys. Actors take ids, call `current_runtime()` and open their
+own session. The scheduler calls `setup()` too; tests hand in a runtime with
+`use_runtime()`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
 
 import dramatiq
 
-from store.settings import Settings
+from actors import maintenance
+from actors.broker import setup_broker
+from actors.job_state_writer import writer
+from actors.job_states import JobStateStore
+from bot import telemetry
+from bot.logs import configure_logging
+from bot.runtime import Runtime
+from store.settings import Settings, settings_or_exit
 
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
+logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
@@ -23,53 +34,69 @@ _settings: Settings | None = None
 
 
 class RuntimeContext(dramatiq.Middleware):
-    """Drops any runtime inherited over fork, so each worker process builds its own."""
+    """Gives each worker process a runtime of its own, and the writer its store.
+
+    Parameters:
+      settings(Settings): What the runtime is built from.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        global _runtime
-        _runtime = None
+        # In the worker process itself: connections and threads are never shared over fork.
+        use_runtime(Runtime(self.settings))
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        runtime = current_runtime()
         # Hand over what a Redis outage left behind, without waiting for the scheduler.
-        from actors.maintenance import relay
-        from bot import telemetry
-
         try:
-            relay()
+            maintenance.relay(runtime)
         except Exception:
-            logging.getLogger(__name__).exception("relay at worker start failed")
-        telemetry.start_publishing(current_runtime())
+            logger.exception("relay at worker start failed")
+        telemetry.start_publishing(runtime)
 
 
-def install_runtime(broker: dramatiq.Broker, settings: Settings) -> None:
-    """Make actors build their runtime from `settings` on first use in each process."""
+def setup() -> None:
+    """Read the settings, configure logging, install the broker and the runtime context.
+
+    The entry point of `dramatiq actors.context:setup …` (called in each worker process
+    before the actor modules are imported) and of the scheduler; exits with one line on a
+    bad setting.
+    """
     global _settings
+    settings = settings_or_exit(require_broker=True)
+    configure_logging(settings, adopt_handlers=True)
+    broker = setup_broker(settings)
     _settings = settings
-    broker.add_middleware(RuntimeContext())
+    broker.add_middleware(RuntimeContext(settings))
 
 
 def use_runtime(runtime: Runtime | None) -> None:
-    """Use `runtime` for actors of this process (tests and in-process workers)."""
+    """Use `runtime` for actors of this process, and have the job-state writer write with
+    its engine, Redis client and keys (tests and in-process workers; None: forget it)."""
     global _runtime, _settings
     _runtime = runtime
-    if runtime is not None:
-        _settings = runtime.settings
+    if runtime is None:
+        writer.use(None)
+        return
+    _settings = runtime.settings
+    writer.use(JobStateStore(runtime.engine, runtime.redis, runtime.keys))
 
 
 def current_runtime() -> Runtime:
-    """Return this process's runtime, building it on first use.
+    """Return this process's runtime, building it on first use (the scheduler).
 
     Raises:
-      RuntimeError: If neither `install_runtime()` nor `use_runtime()` has run.
+      RuntimeError: If neither `setup()` nor `use_runtime()` has run.
     """
-    global _runtime
     if _runtime is not None:
         return _runtime
     with _lock:
-        if _runtime is None:
+        runtime = _runtime
+        if runtime is None:
             if _settings is None:
-                raise RuntimeError("no runtime: call actors.context.install_runtime() first")
-            from bot.runtime import Runtime
-
-            _runtime = Runtime(_settings)
-        return _runtime
+                raise RuntimeError("no runtime: call actors.context.setup() first")
+            runtime = Runtime(_settings)
+            use_runtime(runtime)
+        return runtime

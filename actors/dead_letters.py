@@ -25,6 +25,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import q_name
 from sqlalchemy import select
 
+from bot.runtime import Runtime
 from store.jobs import requeue_job
 from store.models import Job
 from store.timeutil import iso_z
@@ -214,7 +215,7 @@ def letter_json(letter: DeadLetter, job: Job | None) -> dict[str, Any]:
     }
 
 
-def list_letters(runtime: Any, *, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+def list_letters(runtime: Runtime, *, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
     """Return the number of dead letters and one page of them as API objects."""
     total, letters = DeadLetters(runtime.broker).page(offset=offset, limit=limit)
     with runtime.read_transaction() as session:
@@ -227,7 +228,7 @@ def list_letters(runtime: Any, *, offset: int, limit: int) -> tuple[int, list[di
     return total, [letter_json(letter, jobs.get(letter.id)) for letter in letters]
 
 
-def retry_letter(runtime: Any, message_id: str) -> bool:
+def retry_letter(runtime: Runtime, message_id: str) -> bool:
     """Replay dead letter `message_id` and mark its job queued; False if there is none."""
     letters = DeadLetters(runtime.broker)
     letter = letters.find(message_id)
@@ -239,7 +240,7 @@ def retry_letter(runtime: Any, message_id: str) -> bool:
     return True
 
 
-def delete_letter(runtime: Any, message_id: str) -> bool:
+def delete_letter(runtime: Runtime, message_id: str) -> bool:
     """Delete dead letter `message_id`; False if there is none."""
     letters = DeadLetters(runtime.broker)
     letter = letters.find(message_id)

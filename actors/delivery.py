@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import dramatiq
-
 from actors import progress
 from actors.attempts import last_attempt, replayed
-from actors.broker import installed_broker
+from actors.broker import tracked_actor
 from actors.context import current_runtime
 from actors.errors import PermanentError
 from bot.deferred import send_deferred
 from bot.delivery import SendRefused, redeliver, reopen
+from store.job_kinds import DELIVER_MESSAGE, SEND_DEFERRED_REPLIES
 
-installed_broker()
 
-
-@dramatiq.actor(queue_name="delivery", tracked=True)
+@tracked_actor(DELIVER_MESSAGE)
 def deliver_message(message_id: int, restaurant_id: str | None = None) -> None:
     """Send outbox row `message_id` again (its first send failed); idempotent.
 
@@ -41,7 +38,7 @@ def deliver_message(message_id: int, restaurant_id: str | None = None) -> None:
     progress.result({"messageId": message_id, "outcome": outcome})
 
 
-@dramatiq.actor(queue_name="replies", tracked=True)
+@tracked_actor(SEND_DEFERRED_REPLIES)
 def send_deferred_replies(conversation_id: int) -> None:
     """Compose (fetching the catalog) and send a conversation's waiting replies, in order."""
     runtime = current_runtime()

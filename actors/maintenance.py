@@ -9,10 +9,10 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from actors import recovery
-from actors.context import current_runtime
-from actors.job_states import apply_parked_updates
+from actors.job_states import JobStateStore
 from bot.delivery import relay_outbox
 from bot.jobs import relay_jobs
+from bot.runtime import Runtime
 from insights import batches, retention
 from store.retention import clear_old_message_bodies, delete_old_jobs
 from store.timeutil import utcnow
@@ -23,30 +23,26 @@ logger = logging.getLogger(__name__)
 MAX_CLEANUP_CHUNKS = 50
 
 
-def relay() -> None:
+def relay(runtime: Runtime) -> None:
     """Hand over everything written but not yet enqueued: jobs, outbox retries, job states."""
-    runtime = current_runtime()
     relay_jobs(runtime.sessions, runtime.broker)
     relay_outbox(runtime.sessions, runtime.broker)
-    apply_parked_updates()
+    JobStateStore(runtime.engine, runtime.redis, runtime.keys).apply_parked()
 
 
-def recover() -> None:
+def recover(runtime: Runtime) -> None:
     """Re-queue dead workers' messages and correct the job rows they left running."""
-    runtime = current_runtime()
     recovery.sweep_dead_workers(runtime.broker)
     recovery.recover_lost_jobs(runtime, runtime.broker)
 
 
-def requeue_stranded() -> None:
+def requeue_stranded(runtime: Runtime) -> None:
     """Enqueue again the jobs whose message Redis lost (a restart without persistence)."""
-    runtime = current_runtime()
     recovery.requeue_stranded_jobs(runtime, runtime.broker)
 
 
-def seal_batches() -> list[int]:
+def seal_batches(runtime: Runtime) -> list[int]:
     """Seal the insight batches that are full or old enough; enqueue their analysis."""
-    runtime = current_runtime()
     settings = runtime.settings
     return batches.seal_due(
         runtime.sessions,
@@ -57,22 +53,25 @@ def seal_batches() -> list[int]:
     )
 
 
-def clean_up() -> tuple[int, int]:
+def clean_up(runtime: Runtime) -> tuple[int, int]:
     """Delete job rows and clear message bodies past their retention, and expire what
     the insights keep; return the job and body counts."""
-    runtime = current_runtime()
     settings = runtime.settings
     now = utcnow()
     jobs_before = now - dt.timedelta(days=settings.job_retention_days)
     bodies_before = now - dt.timedelta(days=settings.message_body_retention_days)
-    jobs = _in_chunks(lambda session: delete_old_jobs(session, older_than=jobs_before))
-    bodies = _in_chunks(lambda session: clear_old_message_bodies(session, older_than=bodies_before))
+    jobs = _in_chunks(runtime, lambda session: delete_old_jobs(session, older_than=jobs_before))
+    bodies = _in_chunks(
+        runtime, lambda session: clear_old_message_bodies(session, older_than=bodies_before)
+    )
     if jobs or bodies:
         logger.info("cleanup: deleted %d old job(s), cleared %d message body(ies)", jobs, bodies)
     events_before = now - dt.timedelta(days=settings.event_retention_days)
-    old = _in_chunks(lambda s: retention.delete_old_batches(s, older_than=events_before))
-    funnels = _in_chunks(lambda s: retention.delete_old_funnels(s, older_than=events_before))
-    texts = _in_chunks(lambda s: retention.expire_texts(s, older_than=bodies_before))
+    old = _in_chunks(runtime, lambda s: retention.delete_old_batches(s, older_than=events_before))
+    funnels = _in_chunks(
+        runtime, lambda s: retention.delete_old_funnels(s, older_than=events_before)
+    )
+    texts = _in_chunks(runtime, lambda s: retention.expire_texts(s, older_than=bodies_before))
     if old or funnels or texts:
         logger.info(
             "cleanup: %d old insight batch(es) with their events, %d funnel state(s), "
@@ -84,8 +83,7 @@ def clean_up() -> tuple[int, int]:
     return jobs, bodies
 
 
-def _in_chunks(step: Callable[[Session], int]) -> int:
-    runtime = current_runtime()
+def _in_chunks(runtime: Runtime, step: Callable[[Session], int]) -> int:
     total = 0
     for _ in range(MAX_CLEANUP_CHUNKS):
         with runtime.transaction() as session:

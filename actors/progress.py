@@ -15,6 +15,8 @@ from typing import Any
 
 from dramatiq.middleware import CurrentMessage
 
+from actors.job_state_writer import writer
+from actors.job_states import JobChange
 from store.timeutil import utcnow
 
 
@@ -49,9 +51,6 @@ def _current_id() -> str | None:
 
 def report(done: int, total: int, step: str | None = None) -> None:
     """Record the running job's progress (no-op outside a tracked job); written within ms."""
-    from actors.job_states import JobChange
-    from actors.middleware.jobs import writer
-
     job_id = _current_id()
     if job_id is None:
         return

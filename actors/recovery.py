@@ -31,8 +31,9 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 from sqlalchemy import select, update
 
-from actors.job_states import JOURNAL, JobChange, write_changes
+from actors.job_states import JobStateStore
 from bot.jobs import enqueue
+from bot.runtime import Runtime
 from store.models import Job
 from store.timeutil import utcnow
 
@@ -88,7 +89,7 @@ def sweep_dead_workers(broker: dramatiq.Broker) -> int:
     return len(queues)
 
 
-def requeue_stranded_jobs(runtime: Any, broker: dramatiq.Broker) -> int:
+def requeue_stranded_jobs(runtime: Runtime, broker: dramatiq.Broker) -> int:
     """Enqueue again the jobs queued for long whose message Redis no longer holds; return
     how many."""
     if not isinstance(broker, RedisBroker):
@@ -131,7 +132,7 @@ def _held_message_ids(broker: RedisBroker, queues: set[str]) -> set[str]:
     return held
 
 
-def recover_lost_jobs(runtime: Any, broker: dramatiq.Broker) -> int:
+def recover_lost_jobs(runtime: Runtime, broker: dramatiq.Broker) -> int:
     """Correct job rows left `running` by dead workers; return how many were corrected."""
     if not isinstance(broker, RedisBroker):
         return 0
@@ -143,19 +144,16 @@ def recover_lost_jobs(runtime: Any, broker: dramatiq.Broker) -> int:
         return 0
     alive = live_workers(broker)
     lost = [(job_id, worker) for job_id, worker in running if worker not in alive]
-    journal_key = runtime.keys(*JOURNAL)
+    states = JobStateStore(runtime.engine, runtime.redis, runtime.keys)
     now = utcnow()
     corrected = 0
     for job_id, worker in lost:
-        journaled = dict(runtime.redis.hscan_iter(journal_key, match=f"{job_id}:*"))
-        if journaled:
+        if states.apply_journaled(job_id):
             # It finished, and its process died before the database had the final state.
-            write_changes([JobChange.from_json(raw) for raw in journaled.values()])
-            runtime.redis.hdel(journal_key, *journaled)
             corrected += 1
             continue
         with runtime.transaction() as session:
-            result = session.execute(
+            result = session.connection().execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == "running", Job.worker_id == worker)
                 .values(

@@ -1,6 +1,6 @@
 """The `worker` process: runs `dramatiq` in a session of its own and forwards one SIGTERM.
 
-    python -m actors.run_worker [dramatiq arguments]   (default: actors.broker:setup actors.worker)
+    python -m actors.run_worker [dramatiq arguments]   (default: actors.context:setup actors.worker)
 
 Process managers (honcho, foreman, `make run` before it) stop a Procfile line with
 `killpg`: SIGTERM to every process of the group. Dramatiq's master forwards a SIGTERM to
@@ -29,7 +29,7 @@ from types import FrameType
 
 from actors.supervision import die_with_parent
 
-DEFAULT_ARGUMENTS = ["actors.broker:setup", "actors.worker"]
+DEFAULT_ARGUMENTS = ["actors.context:setup", "actors.worker"]
 
 
 def main(arguments: list[str]) -> int:

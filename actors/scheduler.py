@@ -15,8 +15,9 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from actors.broker import setup
-from actors.context import current_runtime
+from actors import maintenance
+from actors.context import current_runtime, setup
+from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,12 @@ class Ticks:
     """Runs a periodic job at most once per tick across every scheduler process.
 
     Parameters:
+      name(str): The job's name (its Redis tick key, its APScheduler id).
       every_s(int): The job's period in seconds; also the width of a tick.
+      job(callable): Called with the process's runtime.
     """
 
-    def __init__(self, name: str, every_s: int, job: Callable[[], object]) -> None:
+    def __init__(self, name: str, every_s: int, job: Callable[[Runtime], object]) -> None:
         self.name = name
         self.every_s = every_s
         self.job = job
@@ -44,15 +47,13 @@ class Ticks:
             logger.warning("scheduler: Redis unavailable, skipping %s this tick", self.name)
             return
         try:
-            self.job()
+            self.job(runtime)
         except Exception:
             logger.exception("scheduler: periodic job %s failed", self.name)
 
 
 def periodic_jobs() -> list[Ticks]:
     """Return every periodic job with its period."""
-    from actors import maintenance
-
     return [
         # Every 5 s: with WORKER_HEARTBEAT_TIMEOUT_MS (15 s) a killed worker's messages
         # run again within about 20 s.

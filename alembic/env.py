@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+import imports.models  # noqa: F401  (the import tables, for autogenerate and comparison)
 import insights.models  # noqa: F401  (its tables, for autogenerate and comparison)
 from alembic import context
 from store.db import make_engine

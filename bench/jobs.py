@@ -43,7 +43,7 @@ DRAMATIQ = str(Path(sys.executable).parent / "dramatiq")
 def worker_command(processes: int, threads: int) -> list[str]:
     return [
         DRAMATIQ,
-        "actors.broker:setup",
+        "actors.context:setup",
         "bench.noop_actors",
         "--processes",
         str(processes),

@@ -1,6 +1,6 @@
 """Two no-op actors, one tracked and one not, for `bench/jobs.py`.
 
-Run as `dramatiq actors.broker:setup bench.noop_actors`: the broker is installed first.
+Run as `dramatiq actors.context:setup bench.noop_actors`: the broker is installed first.
 """
 
 from __future__ import annotations

@@ -93,6 +93,17 @@ class Outcome:
         """Return True when every failure may succeed on a retry."""
         return all(getattr(error, "retryable", True) for error in self.failures.values())
 
+    def step(self, attempted: int) -> str:
+        """Return what this attempt did with the `attempted` stale entries, for the job's
+        progress: `done`, `partly done; failed: branches`, or `failed: categories,
+        branches` when nothing could be fetched."""
+        if self.complete:
+            return "done"
+        failed = ", ".join(self.failures)
+        if len(self.failures) >= attempted:
+            return f"failed: {failed}"
+        return f"partly done; failed: {failed}"
+
     def summary(self) -> dict[str, Any]:
         """Return the result recorded on the job."""
         return {

@@ -36,23 +36,36 @@ _UNREACHABLE: tuple[type[Exception], ...] = (
 
 
 class ApiError(Exception):
-    """An error answer: HTTP status, the spec's code, a human message, optional headers."""
+    """An error answer: HTTP status, the spec's code, a human message, optional headers,
+    and `extra` fields some codes add to the error object (`import_running`'s `jobId`)."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.extra = extra or {}
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    """Return the JSON error body with `status`."""
-    response = jsonify({"error": {"code": code, "message": message}})
+    """Return the JSON error body with `status` (`extra` fields after code and message)."""
+    response = jsonify({"error": {"code": code, "message": message, **(extra or {})}})
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -60,7 +73,7 @@ def error_response(
 
 
 def _handle_api_error(error: ApiError) -> Response:
-    return error_response(error.status, error.code, error.message, error.headers)
+    return error_response(error.status, error.code, error.message, error.headers, extra=error.extra)
 
 
 def _handle_http_exception(error: HTTPException) -> Any:

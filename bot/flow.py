@@ -36,7 +36,9 @@ GREETINGS = {
 MENU_BUTTON, BRANCHES_BUTTON = "MENU", "BRANCHES"
 
 # Last-list markers kept on the conversation.
-CATEGORIES, BRANCHES = "categories", "branches"
+CATEGORIES, BRANCHES, HELP = "categories", "branches", "help"
+# What each number of the help list (`texts.HELP`) asks for, in its order.
+HELP_OPTIONS = (CATEGORIES, BRANCHES)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ def unrecognised(intent: Intent, body: str | None) -> bool:
 def decide(intent: Intent, last_list: str | None) -> tuple[str, str | None]:
     """Return (reply key, last list after it) for a flow intent.
 
-    Reply keys: `help`, `categories`, `branches`, `category:N`, `branch:N`.
+    Reply keys: `help`, `categories`, `branches`, `category:N`, `branch:N`, and `help:N`
+    (a number out of range of the help list). The help list is a list like the others: a
+    number right after it answers it, whatever list was shown before.
     """
     if intent.kind == "menu":
         return CATEGORIES, CATEGORIES
@@ -100,11 +104,13 @@ def decide(intent: Intent, last_list: str | None) -> tuple[str, str | None]:
             return f"category:{intent.number}", CATEGORIES
         if last_list == BRANCHES:
             return f"branch:{intent.number}", BRANCHES
-        if intent.number == 1:
-            return CATEGORIES, CATEGORIES
-        if intent.number == 2:
-            return BRANCHES, BRANCHES
-    return "help", last_list
+        # After the help list, or with no list shown: 1 means menu, 2 branches.
+        if 1 <= intent.number <= len(HELP_OPTIONS):
+            chosen = HELP_OPTIONS[intent.number - 1]
+            return chosen, chosen
+        if last_list == HELP:
+            return f"help:{intent.number}", HELP
+    return "help", HELP
 
 
 class CatalogView(Protocol):
@@ -134,6 +140,11 @@ def compose(reply: str, merchant_id: str, catalog: CatalogView) -> Composed | No
     if reply == "help":
         return Composed(split(texts.HELP), shown="help")
     kind, _, number_text = reply.partition(":")
+    if kind == "help":
+        number = int(number_text)
+        if 1 <= number <= len(HELP_OPTIONS):
+            return compose(HELP_OPTIONS[number - 1], merchant_id, catalog)
+        return Composed(split(texts.UNKNOWN_OPTION + "\n" + texts.HELP))
     if kind == CATEGORIES:
         categories = catalog.categories(merchant_id)
         if categories is None:

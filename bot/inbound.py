@@ -29,6 +29,7 @@ from insights import events as insight_events
 from insights.events import Event
 from store import counters
 from store.counters import UsagePeriod
+from store.job_kinds import SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
 from store.models import Job, Message
 from store.timeutil import iso_z
 
@@ -306,7 +307,7 @@ class _Replies:
             "customer": message.from_address,
             "requested_at": iso_z(self.now),
         }
-        job = jobs.add_job(self.session, jobs.WELCOME_BOOTSTRAP, payload, restaurant_id=tenant.id)
+        job = jobs.add_job(self.session, WELCOME_BOOTSTRAP, payload, restaurant_id=tenant.id)
         self.receipt.jobs.append(job)
 
     def cancel_waiting(self, conversation: _Conversation) -> None:
@@ -344,7 +345,7 @@ class _Replies:
         )
         job = jobs.add_job(
             self.session,
-            jobs.SEND_DEFERRED_REPLIES,
+            SEND_DEFERRED_REPLIES,
             {"conversation_id": conversation.id},
             restaurant_id=self.tenant.id,
         )

@@ -18,18 +18,13 @@ from typing import Any
 
 import dramatiq
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from store.job_kinds import JobKind
 from store.models import Job
 from store.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
-
-# Names of the tracked actors the web process enqueues (declared in `actors/`).
-WELCOME_BOOTSTRAP = ("welcome_bootstrap", "bootstrap")
-DELIVER_MESSAGE = ("deliver_message", "delivery")
-SEND_DEFERRED_REPLIES = ("send_deferred_replies", "replies")
-ANALYZE_BATCH = ("analyze_batch", "insights")
 
 # A job not handed to the broker after this long is relayed (its writer gave up or died).
 RELAY_AFTER = dt.timedelta(seconds=10)
@@ -37,19 +32,18 @@ RELAY_AFTER = dt.timedelta(seconds=10)
 
 def add_job(
     session: Session,
-    actor: tuple[str, str],
+    kind: JobKind,
     payload: dict[str, Any],
     *,
     restaurant_id: str | None,
     delay_ms: int | None = None,
 ) -> Job:
-    """Add a queued job row for `actor` (name, queue); enqueue it after commit."""
-    name, queue = actor
+    """Add a queued job row of `kind` (`store.job_kinds`); enqueue it after commit."""
     now = utcnow()
     job = Job(
         id=str(uuid.uuid4()),
-        actor=name,
-        queue=queue,
+        actor=kind.actor,
+        queue=kind.queue,
         restaurant_id=restaurant_id,
         status="queued",
         attempts=0,
@@ -108,7 +102,10 @@ def mark_enqueued(db: Session | Connection, job_ids: list[str]) -> None:
 
 
 def relay_jobs(
-    sessions: Any, broker: dramatiq.Broker, *, older_than: dt.timedelta = RELAY_AFTER
+    sessions: sessionmaker[Session],
+    broker: dramatiq.Broker,
+    *,
+    older_than: dt.timedelta = RELAY_AFTER,
 ) -> int:
     """Enqueue jobs written but never handed to the broker; return how many were relayed."""
     cutoff = utcnow() - older_than

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import random
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -121,15 +120,22 @@ def add_outbound(
     return OutboxItem(message_id, customer_id, outgoing, restaurant_id)
 
 
-def send(messenger: Messenger, items: list[OutboxItem]) -> list[Attempt]:
-    """Send each item once, in order; never raises for a send error."""
+def send(
+    messenger: Messenger, items: list[OutboxItem], *, failure_level: int = logging.WARNING
+) -> list[Attempt]:
+    """Send each item once, in order; never raises for a send error.
+
+    `failure_level` is the level of a failure's log line (a delivery job lowers it: its own
+    line reports the failure).
+    """
     attempts = []
     for item in items:
         try:
             attempts.append(Attempt(item, sent=messenger.send(item.outgoing)))
         except Exception as error:
             failure = classify(error)
-            logger.warning(
+            logger.log(
+                failure_level,
                 "send of outbound message %s failed: %s %s%s",
                 item.message_id,
                 failure.code,
@@ -253,7 +259,8 @@ def _timeouts(db: Session | Connection, message_id: int) -> int:
 
 
 def opt_out(db: Session | Connection, customer_id: int, now: dt.datetime) -> None:
-    """Mark the customer opted out (Twilio said 21610, or they wrote STOP)."""
+    """Mark the customer opted out: Twilio said 21610 (the recipient unsubscribed), on a
+    send or in a status callback. (A customer's STOP is handled by `bot.inbound`.)"""
     db.execute(
         update(Customer)
         .where(Customer.id == customer_id, Customer.opted_out_at.is_(None))
@@ -302,8 +309,3 @@ def claim(session: Session, message_id: int) -> OutboxItem | None:
         content_variables=variables,
     )
     return OutboxItem(message.id, customer.id, outgoing, message.restaurant_id)
-
-
-def retry_delay_ms(base_ms: int, attempt: int, cap_ms: int) -> int:
-    """Return the backoff before retry number `attempt + 1` (doubling, ±20 % jitter)."""
-    return int(min(base_ms * (2 ** min(attempt, 32)) * random.uniform(0.8, 1.2), cap_ms))

@@ -24,6 +24,7 @@ from bot.inbound import AllowanceRefused, InboundMessage, Inbox, Receipt
 from bot.messenger import Messenger
 from bot.tenants import Tenant
 from insights import events as insight_events
+from store.job_kinds import DELIVER_MESSAGE
 from store.redis import Keys
 from store.settings import Settings
 from store.timeutil import utcnow
@@ -158,10 +159,9 @@ def schedule_deliveries(
 def _schedule(
     broker: dramatiq.Broker, message_id: int, restaurant_id: str | None, delay_ms: int
 ) -> bool:
-    name, queue = jobs.DELIVER_MESSAGE
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=queue,
-        actor_name=name,
+        queue_name=DELIVER_MESSAGE.queue,
+        actor_name=DELIVER_MESSAGE.actor,
         args=(),
         kwargs={"message_id": message_id, "restaurant_id": restaurant_id},
         options={},

@@ -1,5 +1,10 @@
 """The process's long-lived resources, built once from the settings and shared by requests
-and actor messages: database engine and sessions, Redis, the broker to enqueue on."""
+and actor messages: database engine and sessions, Redis, the broker to enqueue on.
+
+The runtime is where the process's parts are put together, so it imports from every
+package below the entry points, and the broker's construction from `actors.broker`
+(nothing there imports the runtime back).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import redis
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from actors.broker import build_broker
 from bot.allowances import MinuteAllowance
 from bot.bootstrap import WelcomeBootstrap
 from bot.catalog_views import CachedCatalog, LoadingCatalog
@@ -27,8 +33,10 @@ from cache.two_tier import TwoTierCache
 from catalog.breaker import CircuitBreaker
 from catalog.client import CatalogClient
 from catalog.reader import CatalogReader
+from imports.feed import OrdersFeed
 from insights.narrator import Narrator
 from store.db import make_engine, make_read_engine, make_session_factory
+from store.disconnects import mark_written
 from store.redis import Keys, make_redis, unconfigured_redis
 from store.settings import Settings
 
@@ -36,6 +44,8 @@ T = TypeVar("T")
 
 # Actors can wait longer for Twilio than a webhook request can.
 WORKER_SEND_TIMEOUT_S = 10.0
+# Connections to the orders endpoint per process, shared by the imports it runs.
+ORDERS_CONNECTIONS = 64
 
 
 class Runtime:
@@ -78,8 +88,6 @@ class Runtime:
     @cached_property
     def broker(self) -> dramatiq.Broker:
         """Return a broker to enqueue on (the worker process consumes from the same queues)."""
-        from actors.broker import build_broker
-
         return build_broker(self.settings)
 
     @property
@@ -97,6 +105,31 @@ class Runtime:
         """Return the per-merchant circuit breaker of the catalog API."""
         return self._once(
             "catalog_breaker", lambda: CircuitBreaker.from_settings(self.settings, self.redis)
+        )
+
+    @property
+    def orders_client(self) -> CatalogClient:
+        """Return the client of the catalog's orders endpoint: its own connection pool, so
+        an order import never makes a customer's menu fetch wait for a connection."""
+        return self._once(
+            "orders_client",
+            lambda: CatalogClient.from_settings(self.settings, max_connections=ORDERS_CONNECTIONS),
+        )
+
+    @property
+    def orders_breaker(self) -> CircuitBreaker:
+        """Return the per-merchant breaker of the orders endpoint (apart from the menu's)."""
+        return self._once(
+            "orders_breaker",
+            lambda: CircuitBreaker.from_settings(self.settings, self.redis, name="orders"),
+        )
+
+    @property
+    def orders_feed(self) -> OrdersFeed:
+        """Return the orders endpoint as imports read it (its client, its breaker)."""
+        return self._once(
+            "orders_feed",
+            lambda: OrdersFeed(self.orders_client, self.orders_breaker, ORDERS_CONNECTIONS),
         )
 
     @property
@@ -219,6 +252,8 @@ class Runtime:
     @contextmanager
     def autocommit(self) -> Iterator[Connection]:
         """Open a connection whose every statement commits by itself (single-row updates)."""
+        # Its first statement commits: the request or job using it is never run again.
+        mark_written()
         if self._sessions_given:
             # Tests hand in sessions on one connection held in a transaction: join it.
             with self.transaction() as session:
@@ -239,8 +274,9 @@ class Runtime:
             shared, self._shared = self._shared, {}
         if "cache" in shared:
             shared["cache"].close()
-        if "catalog_client" in shared:
-            shared["catalog_client"].close()
+        for client in ("catalog_client", "orders_client"):
+            if client in shared:
+                shared[client].close()
         if "insights_narrator" in shared:
             shared["insights_narrator"].close()
         if "fetch_pool" in shared:

@@ -30,6 +30,9 @@ PERMANENT_CODES = {
     63016,  # outside WhatsApp's 24-hour window: a template is required
 }
 RATE_LIMITED_CODES = {20429, 14107, 63018}
+# Our codes for failures that never got a Twilio answer (metrics label them from start-up).
+CONNECTION, TIMEOUT, TRANSPORT = "connection", "timeout", "transport"
+TRANSPORT_CODES = (CONNECTION, TIMEOUT, TRANSPORT)
 
 
 class Verdict(enum.Enum):
@@ -70,14 +73,14 @@ def classify(error: BaseException) -> SendFailure:
         return SendFailure(Verdict.RETRY, str(code or error.status), _message(error))
     if isinstance(error, requests.ConnectTimeout):
         # Never connected, so Twilio cannot have the message: safe to retry freely.
-        return SendFailure(Verdict.RETRY, "connection", "cannot reach Twilio: connect timeout")
+        return SendFailure(Verdict.RETRY, CONNECTION, "cannot reach Twilio: connect timeout")
     if isinstance(error, requests.Timeout | TimeoutError):
-        return SendFailure(Verdict.RETRY, "timeout", "Twilio did not answer in time", True)
+        return SendFailure(Verdict.RETRY, TIMEOUT, "Twilio did not answer in time", True)
     if isinstance(error, requests.ConnectionError | ConnectionError):
         reason = f"cannot reach Twilio: {type(error).__name__}"
-        return SendFailure(Verdict.RETRY, "connection", reason)
+        return SendFailure(Verdict.RETRY, CONNECTION, reason)
     if isinstance(error, requests.RequestException | TwilioException):
-        return SendFailure(Verdict.RETRY, "transport", f"{type(error).__name__}")
+        return SendFailure(Verdict.RETRY, TRANSPORT, f"{type(error).__name__}")
     raise error
 
 

@@ -1,10 +1,9 @@
 """Per-process figures made visible to every process through Redis: cache hit counts, breakers.
 
-The cache (`runtime.cache`, branch catalog-cache) counts hits and misses per tier in each
-process (`cache.stats.snapshot()`). Each process publishes its snapshot to the hash
+The cache (`runtime.cache`) counts hits and misses per tier in each process
+(`cache.stats.snapshot()`). Each process publishes its snapshot to the hash
 `<ns>:metrics:cache` every `PUBLISH_EVERY_S` seconds, under its own id; the metrics
-endpoints of any web process sum the fresh entries. Until the cache is merged, the hooks
-below find nothing and the endpoints say so.
+endpoints of any web process sum the fresh entries.
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ from typing import Any
 
 import redis
 
+from bot.runtime import Runtime
+
 logger = logging.getLogger(__name__)
 
 CACHE_STATS = ("metrics", "cache")
@@ -31,40 +32,31 @@ _publisher_pid = 0
 _publisher_lock = threading.Lock()
 
 
-def cache_snapshot(runtime: Any) -> dict[str, int] | None:
-    """Return this process's cache counters, or None while there is no cache (hook)."""
-    if not hasattr(type(runtime), "cache"):
-        return None  # HOOK: the two-tier cache lands on branch catalog-cache
-    stats = getattr(runtime.cache, "stats", None)
-    return dict(stats.snapshot()) if stats is not None else None
-
-
-def breaker_states(runtime: Any) -> dict[str, str] | None:
-    """Return merchants whose catalog breaker is open or half-open; None without a breaker."""
-    if not hasattr(type(runtime), "catalog_breaker"):
-        return None  # HOOK: the catalog circuit breaker lands on branch catalog-cache
+def breaker_states(runtime: Runtime) -> dict[str, str]:
+    """Return merchants whose catalog breaker is open or half-open, with their state."""
     return dict(runtime.catalog_breaker.tripped())
 
 
-def publish_cache_stats(runtime: Any) -> bool:
-    """Publish this process's cache counters to Redis; False when there is nothing to publish."""
-    snapshot = cache_snapshot(runtime)
-    if snapshot is None:
-        return False
-    entry = json.dumps({"at": time.time(), "counts": snapshot})
+def orders_breaker_states(runtime: Runtime) -> dict[str, str]:
+    """Return merchants whose orders-endpoint breaker (order imports) is not closed."""
+    return dict(runtime.orders_breaker.tripped())
+
+
+def publish_cache_stats(runtime: Runtime) -> None:
+    """Publish this process's cache counters to Redis."""
+    entry = json.dumps({"at": time.time(), "counts": runtime.cache.stats.snapshot()})
     key = runtime.keys(*CACHE_STATS)
     pipe = runtime.redis.pipeline(transaction=False)
     pipe.hset(key, _process_id(), entry)
     pipe.expire(key, int(STALE_AFTER_S))  # gone once every process stopped publishing
     pipe.execute()
-    return True
 
 
-def start_publishing(runtime: Any) -> None:
+def start_publishing(runtime: Runtime) -> None:
     """Publish cache counters every few seconds from a daemon thread (once per process)."""
     global _publisher_pid
     with _publisher_lock:
-        if _publisher_pid == os.getpid() or not cache_snapshot_possible(runtime):
+        if _publisher_pid == os.getpid():
             return
         _publisher_pid = os.getpid()
 
@@ -81,15 +73,8 @@ def start_publishing(runtime: Any) -> None:
     threading.Thread(target=run, name="cache-stats", daemon=True).start()
 
 
-def cache_snapshot_possible(runtime: Any) -> bool:
-    """Return True when this runtime has a cache whose counters can be published."""
-    return hasattr(type(runtime), "cache")
-
-
-def cache_hit_rates(runtime: Any) -> dict[str, Any]:
+def cache_hit_rates(runtime: Runtime) -> dict[str, Any]:
     """Return hits, misses and hit rate per tier, summed over every live process."""
-    if not cache_snapshot_possible(runtime):
-        return {"available": False, "reason": "the two-tier cache is not part of this build"}
     publish_cache_stats(runtime)  # this process's figures are current
     totals: dict[str, int] = {}
     processes = 0

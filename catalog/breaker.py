@@ -117,13 +117,17 @@ class CircuitBreaker:
         self._warn_now = AtMostEvery(60)  # Redis outages: one warning a minute, then debug
 
     @classmethod
-    def from_settings(cls, settings: Settings, client: redis.Redis) -> CircuitBreaker:
-        """Return the catalog breaker configured by `CATALOG_BREAKER_*`."""
+    def from_settings(
+        cls, settings: Settings, client: redis.Redis, *, name: str = "catalog"
+    ) -> CircuitBreaker:
+        """Return a breaker configured by `CATALOG_BREAKER_*`; `name` keeps its state apart
+        (the orders endpoint has its own, so an import never opens the menu's)."""
         return cls(
             client,
             Keys(settings.redis_namespace),
             failure_threshold=settings.catalog_breaker_failures,
             cooldown_ms=settings.catalog_breaker_cooldown_ms,
+            name=name,
         )
 
     def call(self, merchant_id: str, fn: Callable[[], T]) -> T:
@@ -139,7 +143,7 @@ class CircuitBreaker:
             wait = max(number, 0) / 1000 if verdict == _OPEN else None
             state = "open" if verdict == _OPEN else "half-open, trial call running"
             raise CatalogUnavailable(
-                f"catalog circuit breaker for merchant {merchant_id} is {state}",
+                f"{self.name} circuit breaker for merchant {merchant_id} is {state}",
                 retry_after=wait,
             )
         trial = verdict == _TRIAL
@@ -225,7 +229,7 @@ class CircuitBreaker:
             return False
         if opened:
             logger.warning(
-                "%s circuit breaker opened for %s for %d ms",
+                "%s circuit breaker opened for merchant %s for %d ms",
                 self.name,
                 merchant_id,
                 self.cooldown_ms,
@@ -255,7 +259,7 @@ class CircuitBreaker:
     def _log_outage(self, merchant_id: str, error: Exception) -> None:
         logger.log(
             logging.WARNING if self._warn_now() else logging.DEBUG,
-            "%s circuit breaker cannot reach Redis (calls proceed) key=%s: %s: %s",
+            "%s circuit breaker cannot reach Redis (calls proceed) merchant=%s: %s: %s",
             self.name,
             merchant_id,
             type(error).__name__,

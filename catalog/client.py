@@ -10,16 +10,19 @@ asleep; a longer or missing `Retry-After` leaves `retry_after` None: normal back
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import httpx
 
 from catalog.errors import CatalogError, ErrorKind, error_for_response, error_for_transport
 from catalog.prices import normalize_price
 from store.settings import Settings
+from store.timeutil import iso_z
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,15 @@ READ_TIMEOUT_S = 5.0
 MAX_PAGES = 200
 
 Item = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    """One page of a merchant's orders (SPEC §13) and the absolute URL of the next, if any."""
+
+    url: str
+    orders: list[Item]
+    next_url: str | None
 
 
 class CatalogClient:
@@ -67,9 +79,11 @@ class CatalogClient:
         self._closed = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CatalogClient:
+    def from_settings(cls, settings: Settings, *, max_connections: int = 32) -> CatalogClient:
         """Return a client for `SUFRAH_API_BASE` with `SUFRAH_API_KEY`."""
-        return cls(settings.sufrah_api_base, settings.sufrah_api_key)
+        return cls(
+            settings.sufrah_api_base, settings.sufrah_api_key, max_connections=max_connections
+        )
 
     def categories(self, merchant_id: str) -> list[Item]:
         """Return the merchant's menu categories, in catalog order, from every page.
@@ -106,6 +120,40 @@ class CatalogClient:
                 )
             products.append({**item, "price": price})
         return products
+
+    def orders_url(self, merchant_id: str, since: dt.datetime, until: dt.datetime) -> str:
+        """Return the URL of the first page of the merchant's orders in `[since, until)`.
+
+        Raises:
+          CatalogError: If the catalog API is not configured.
+        """
+        query = urlencode({"since": iso_z(since), "until": iso_z(until)})
+        return f"{self._require_base()}/merchants/{_segment(merchant_id)}/orders?{query}"
+
+    def orders_page(self, url: str) -> OrdersPage:
+        """Return one page of orders from `url` (a first page's, or a page's `next`).
+
+        Pages are read one at a time so that the caller can store each before the next
+        (an import resumes from the last page it stored). `url` must be on the API's origin.
+
+        Raises:
+          CatalogError: If the page cannot be read, or `next` leaves the API or loops.
+        """
+        base = self._require_base()
+        if _origin(url) != _origin(base):
+            raise CatalogError(
+                f"catalog orders page {_display(url)} is not on the API's origin {_origin(base)}",
+                kind=ErrorKind.NOT_CONFIGURED,
+            )
+        page = self._get_page(url)
+        following = page.get("next")
+        next_url = self._resolve_next(following, url) if following else None
+        if next_url == url:
+            raise CatalogError(
+                f"catalog pagination of {_display(url)} loops back to itself",
+                kind=ErrorKind.UPSTREAM_FAILURE,
+            )
+        return OrdersPage(url, page["data"], next_url)
 
     def close(self) -> None:
         """Close the pooled connections; later calls fail."""

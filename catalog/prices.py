@@ -19,6 +19,11 @@ _MINOR_UNITS = {
 }  # fmt: skip
 
 
+def minor_units(currency: str | None) -> int:
+    """Return how many decimals the currency's minor unit has (ISO 4217; 2 when unknown)."""
+    return _MINOR_UNITS.get((currency or "").strip().upper(), 2)
+
+
 def normalize_price(value: object) -> str | None:
     """Return `value` as an exact decimal string, or None when it is not a usable price."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
@@ -45,6 +50,6 @@ def format_price(price: str | int | float | Decimal, currency: str | None) -> st
     if normalized is None:
         raise ValueError(f"not a price: {price!r}")
     code = (currency or "").strip().upper()
-    exponent = Decimal(1).scaleb(-_MINOR_UNITS.get(code, 2))
+    exponent = Decimal(1).scaleb(-minor_units(code))
     amount = Decimal(normalized).quantize(exponent, rounding=ROUND_HALF_UP)
     return f"{amount} {code}" if code else str(amount)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import jobs
 from insights.models import ANALYZED, OPEN, SEALED, ConversationEvent, InsightBatch
 from store.dialects import upsert_for
+from store.job_kinds import ANALYZE_BATCH
 from store.metrics import INSIGHT_BATCHES_SEALED
 from store.models import Job
 from store.timeutil import iso_z
@@ -146,7 +147,7 @@ def seal_restaurant(session: Session, restaurant_id: str, now: dt.datetime) -> S
     moments = [row[0] for row in taken]
     job = jobs.add_job(
         session,
-        jobs.ANALYZE_BATCH,
+        ANALYZE_BATCH,
         {"batch_id": batch_id, "restaurant_id": restaurant_id},
         restaurant_id=restaurant_id,
     )
@@ -240,7 +241,7 @@ def request_analysis(session: Session, batch_id: int) -> Job:
         raise BatchStillOpen(batch_id)
     job = jobs.add_job(
         session,
-        jobs.ANALYZE_BATCH,
+        ANALYZE_BATCH,
         {"batch_id": batch_id, "restaurant_id": restaurant_id},
         restaurant_id=restaurant_id,
     )

@@ -6,9 +6,9 @@ length or the number of events: the period's and the previous period's totals (o
 statement), the hours with conversations (heatmap), the keyed counts, the top texts, and
 the restaurant's freshness and stored summary.
 
-Other parts of the response come from *sections* (`Section`): each reads what it needs in
-a fixed number of statements and may add findings. `orders` (SPEC §13) plugs in as one;
-until it does, the response says `"orders": null`.
+Other parts of the response come from *sections* (`Section`, listed in `SECTIONS`): each
+reads what it needs in a fixed number of statements and may add findings. `orders` (SPEC
+§13, `imports.insights.OrdersSection`) is one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from sqlalchemy import Date, bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
+from imports.insights import OrdersSection
 from insights.findings import FUNNEL_STEPS, Figures, Finding, find
 from insights.models import (
     HOURS_OF_DAY,
@@ -82,9 +83,10 @@ class Stored:
     summary_last: dt.date | None = None
 
 
-# The sections every report reads. SPEC §13's order history plugs in here, e.g.
-# `SECTIONS = (OrdersSection(),)`: its `read` fills `"orders"` and adds its findings.
-SECTIONS: tuple[Section, ...] = ()
+# The sections every report reads: SPEC §13's order history fills `"orders"` (null until
+# an import has ever succeeded) and adds its findings (`top_items`, `peak_order_hours`,
+# `slow_hours`).
+SECTIONS: tuple[Section, ...] = (OrdersSection(),)
 
 
 def subject_of(session: Session, restaurant_id: str) -> Subject | None:

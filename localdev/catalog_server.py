@@ -8,16 +8,19 @@ prints `CATALOG_URL=http://127.0.0.1:PORT` and serves the demo catalog until SIG
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hmac
 import re
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from localdev._http import Fault, RecordedRequest, Reply, StandInServer
+from localdev.demo_orders import DemoOrders, FixedOrders, OrderSource
 
 DEMO_MERCHANT_ID = "demo-merchant"
 NextStyle = Literal["absolute", "path", "mixed"]
@@ -25,16 +28,19 @@ NextStyle = Literal["absolute", "path", "mixed"]
 _CATEGORIES = re.compile(r"^/merchants/(?P<merchant>[^/]+)/categories$")
 _BRANCHES = re.compile(r"^/merchants/(?P<merchant>[^/]+)/branches$")
 _PRODUCTS = re.compile(r"^/merchants/(?P<merchant>[^/]+)/categories/(?P<category>[^/]+)/products$")
-_ROUTES = (_CATEGORIES, _BRANCHES, _PRODUCTS)
+_ORDERS = re.compile(r"^/merchants/(?P<merchant>[^/]+)/orders$")
+_ROUTES = (_CATEGORIES, _BRANCHES, _PRODUCTS, _ORDERS)
 
 
 @dataclass
 class Merchant:
-    """One merchant's catalog: categories in menu order, branches, products by category id."""
+    """One merchant's catalog: categories in menu order, branches, products by category id,
+    and its order history (none when None)."""
 
     categories: list[dict[str, Any]] = field(default_factory=list)
     branches: list[dict[str, Any]] = field(default_factory=list)
     products: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    orders: OrderSource | None = None
 
     @property
     def product_count(self) -> int:
@@ -65,10 +71,14 @@ class Catalog:
         categories: list[dict[str, Any]] | None = None,
         branches: list[dict[str, Any]] | None = None,
         products: dict[str, list[dict[str, Any]]] | None = None,
+        orders: list[dict[str, Any]] | OrderSource | None = None,
     ) -> Merchant:
-        """Add or replace a merchant, given whole or as its three lists; return it."""
+        """Add or replace a merchant, given whole or as its lists; return it."""
         if merchant is None:
-            merchant = Merchant(list(categories or []), list(branches or []), dict(products or {}))
+            source = FixedOrders(orders) if isinstance(orders, list) else orders
+            merchant = Merchant(
+                list(categories or []), list(branches or []), dict(products or {}), source
+            )
         with self._lock:
             self._merchants[merchant_id] = merchant
         return merchant
@@ -86,6 +96,9 @@ class CatalogServer(StandInServer):
       api_key(str): The bearer key required on every request; none is checked when None.
       page_size(int): Items per page of every list.
       next_style(str): "absolute", "path" or "mixed" (page 2 absolute, page 3 a path, ...).
+      orders_page_size(int): Orders per page of `/orders`.
+
+    `orders_latency` (seconds) is added to every `/orders` answer, on top of `latency`.
     """
 
     def __init__(
@@ -95,6 +108,7 @@ class CatalogServer(StandInServer):
         api_key: str | None = None,
         page_size: int = 10,
         next_style: NextStyle = "mixed",
+        orders_page_size: int = 50,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -105,6 +119,8 @@ class CatalogServer(StandInServer):
         self.api_key = api_key
         self.page_size = page_size
         self.next_style: NextStyle = next_style
+        self.orders_page_size = orders_page_size
+        self.orders_latency = 0.0
 
     def fail(
         self,
@@ -147,6 +163,8 @@ class CatalogServer(StandInServer):
         merchant = self.catalog.get(unquote(found["merchant"]))
         if merchant is None:
             return Reply(404, {"error": "merchant_not_found"})
+        if found.re is _ORDERS:
+            return self._orders(request, merchant)
         if found.re is _CATEGORIES:
             items = merchant.categories
         elif found.re is _BRANCHES:
@@ -164,11 +182,28 @@ class CatalogServer(StandInServer):
         scheme, _, key = (request.headers.get("Authorization") or "").partition(" ")
         return scheme.lower() == "bearer" and _same(key.strip(), self.api_key)
 
-    def _page(self, request: RecordedRequest, items: list[dict[str, Any]]) -> Reply:
+    def _orders(self, request: RecordedRequest, merchant: Merchant) -> Reply:
+        self.pause(self.orders_latency)
+        window = []
+        for name in ("since", "until"):
+            raw = request.query_params.get(name, "")
+            try:
+                moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            except ValueError:
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                return Reply(400, {"error": f"invalid_{name}"})
+            window.append(moment)
+        orders = merchant.orders.between(*window) if merchant.orders is not None else []
+        return self._page(request, orders, self.orders_page_size)
+
+    def _page(
+        self, request: RecordedRequest, items: list[dict[str, Any]], size: int | None = None
+    ) -> Reply:
         raw = request.query_params.get("page", "1")
         if not raw.isdigit() or int(raw) < 1:
             return Reply(400, {"error": "invalid_page"})
-        page, size = int(raw), max(1, self.page_size)
+        page, size = int(raw), max(1, size or self.page_size)
         start = (page - 1) * size
         more = start + size < len(items)
         return Reply(
@@ -180,7 +215,8 @@ class CatalogServer(StandInServer):
         )
 
     def _next_url(self, request: RecordedRequest, page: int) -> str:
-        path = f"{request.path}?page={page}"
+        # The request's other parameters (an orders window) carry over to the next page.
+        path = f"{request.path}?{urlencode({**request.query_params, 'page': str(page)})}"
         absolute = self.next_style == "absolute" or (self.next_style == "mixed" and page % 2 == 0)
         if not absolute:
             return path
@@ -309,8 +345,11 @@ def _price(amount: str, index: int) -> float | str:
     return float(amount) if index % 2 == 0 else amount
 
 
-def demo_catalog() -> Catalog:
-    """Return a fresh catalog holding the demo merchant `demo-merchant`."""
+def demo_catalog(
+    clock: Callable[[], dt.datetime] | None = None, *, orders_scale: float = 1.0
+) -> Catalog:
+    """Return a fresh catalog holding the demo merchant `demo-merchant` (its orders are the
+    60 days before `clock()`, now by default; `orders_scale` times as many for benchmarks)."""
     categories: list[dict[str, Any]] = []
     products: dict[str, list[dict[str, Any]]] = {}
     number = 0
@@ -340,7 +379,10 @@ def demo_catalog() -> Catalog:
                 }
             )
     branches = [dict(branch) for branch in _DEMO_BRANCHES]
-    return Catalog({DEMO_MERCHANT_ID: Merchant(categories, branches, products)})
+    orders = DemoOrders(
+        [p for items in products.values() for p in items], clock=clock, scale=orders_scale
+    )
+    return Catalog({DEMO_MERCHANT_ID: Merchant(categories, branches, products, orders)})
 
 
 def synthetic_merchant(
@@ -386,19 +428,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=10)
     parser.add_argument("--next-style", choices=("absolute", "path", "mixed"), default="mixed")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to answers")
+    parser.add_argument("--orders-page-size", type=int, default=50)
+    parser.add_argument(
+        "--orders-latency", type=float, default=0.0, help="seconds added to /orders answers"
+    )
+    parser.add_argument(
+        "--orders-scale", type=float, default=1.0, help="times the demo's orders per day"
+    )
     args = parser.parse_args(argv)
 
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     server = CatalogServer(
+        demo_catalog(orders_scale=args.orders_scale),
         api_key=args.api_key,
         page_size=args.page_size,
         next_style=args.next_style,
+        orders_page_size=args.orders_page_size,
         host=args.host,
         port=args.port,
     )
     server.latency = args.latency
+    server.orders_latency = args.orders_latency
     with server:
         print(f"CATALOG_URL={server.url}", flush=True)
         while not stopping.wait(1.0):

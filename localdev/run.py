@@ -24,11 +24,14 @@ import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 from actors.supervision import die_with_parent
+from store import run_record
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
+RECORD = INSTANCE / run_record.RECORD.name
 LONG_RUNNING = ("web", "worker", "scheduler")
 READY_TIMEOUT_S = 90
 
@@ -62,6 +65,7 @@ class LocalService:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.redis = None
         self.catalog = None
+        self.recorded = False
         self.stopping = threading.Event()
 
     def prepare_environment(self) -> None:
@@ -95,6 +99,9 @@ class LocalService:
             self.catalog = CatalogServer(api_key=env["SUFRAH_API_KEY"]).start()
             env["SUFRAH_API_BASE"] = self.catalog.url
             say(f"started the demo catalog API on {self.catalog.url}")
+        # Commands in a second terminal find this service's settings (store.run_record).
+        run_record.write(env, os.getpid(), RECORD)
+        self.recorded = True
 
     def run_once(self, command: str) -> str:
         """Run a one-shot command to completion and return its stdout; stop on failure.
@@ -155,6 +162,8 @@ class LocalService:
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.recorded:
+            run_record.remove(os.getpid(), RECORD)
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -191,6 +200,15 @@ def require_free_port(host: str, port: str) -> None:
             ) from None
 
 
+def without_password(url: str) -> str:
+    """Return `url` with any password in it replaced by `***` (for printing)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{netloc}"))
+
+
 def say(line: str) -> None:
     """Print a line for the person running `make run`."""
     print(line, flush=True)
@@ -224,6 +242,8 @@ def main() -> None:
         say(f"Restaurant ID: {values['Restaurant ID']}")
         say(f"PAT: {values['PAT']}")
         say(f"Admin key: {values['Admin key']}")
+        say(f"Redis: {without_password(service.env['REDIS_URL'])}")
+        say(f"Catalog API: {service.env['SUFRAH_API_BASE']}")
         say("Try (then 'menu', a category number, 'branches', 'help'):")
         say(
             f"  .venv/bin/flask --app bot simulate --to {values['WhatsApp number']}"
@@ -234,12 +254,23 @@ def main() -> None:
             f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' {url}/api/usage"
         )
         say(history.strip() or "Demo history: none written")
-        say("Read the demo restaurant's insights (last 7 days):")
+        say("Read the demo restaurant's conversation insights (last 7 days):")
         say(
             f"  curl -H 'Authorization: Bearer {values['PAT']}' "
             f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' {url}/api/insights"
         )
         say(f"  .venv/bin/flask --app bot insights show --restaurant {values['Restaurant ID']}")
+        say(
+            f"Commands run from {ROOT} in another terminal use this service's Redis, database"
+            f" and catalog (recorded in {RECORD.relative_to(ROOT)} while it runs), e.g.:"
+        )
+        say("  .venv/bin/flask --app bot dead-letters list")
+        say("Import the demo's order history, then read what sells and when:")
+        say(f"  .venv/bin/flask --app bot imports start --restaurant {values['Restaurant ID']}")
+        say(
+            f"  curl -H 'Authorization: Bearer {values['PAT']}' "
+            f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' '{url}/api/insights?from=…&to=…'"
+        )
         while not service.stopping.wait(0.5):
             service.check_children()
     finally:

@@ -20,6 +20,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import disconnects
+
 # Execution option marking read-only work (SQLite then begins without the write lock).
 READ_ONLY = "restaurant_bot_read_only"
 
@@ -41,12 +43,15 @@ def make_engine(database_url: str, *, read_only: bool = False, **options: Any) -
     """Create an engine; for SQLite a queued single writer per process, or a reader pool."""
     url = make_url(normalize_database_url(database_url))
     if url.get_backend_name() != "sqlite":
-        # No pre-ping: it costs a round trip per checkout on the webhook's path. A dropped
-        # connection fails one statement and is then replaced (recycled hourly anyway).
+        # No pre-ping: it costs a round trip per checkout on the webhook's path. A request
+        # or job whose first statement meets a connection the server closed runs once
+        # more on a fresh one (store.disconnects); connections are recycled hourly anyway.
         options.setdefault("pool_recycle", 3600)
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 20)
-        return create_engine(url, **options)
+        engine = create_engine(url, **options)
+        disconnects.watch(engine)
+        return engine
     database = url.database
     on_disk = bool(database) and database != ":memory:"
     if on_disk:
@@ -57,6 +62,7 @@ def make_engine(database_url: str, *, read_only: bool = False, **options: Any) -
         options.setdefault("max_overflow", 0)
         options.setdefault("pool_timeout", SQLITE_WRITER_TIMEOUT_S)
     engine = create_engine(url, **options)
+    disconnects.watch(engine)
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_immediate)
     if on_disk and not read_only:

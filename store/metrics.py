@@ -8,6 +8,8 @@ identifier (restaurant, merchant, customer): label values come from small fixed 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Histogram
 
 WEBHOOK_SECONDS = Histogram(
@@ -30,6 +32,8 @@ JOB_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
     registry=None,
 )
+# What `actors.middleware.metrics` reports a processed message as.
+JOB_OUTCOMES = ("succeeded", "retried", "dead", "failed", "postponed")
 JOB_RETRIES = Counter(
     "restaurant_bot_job_retries",
     "Failed attempts that will be retried, by actor.",
@@ -77,3 +81,25 @@ PROCESS_METRICS = (
     INSIGHT_BATCHES_ANALYZED,
     INSIGHT_ANALYSIS_SECONDS,
 )
+
+
+def start_at_zero(
+    *, actors: Iterable[str], webhook_routes: Iterable[str], send_failure_codes: Iterable[str]
+) -> None:
+    """Create every known label set at 0 in this process.
+
+    A labelled series otherwise appears only with its first event, and an alert rule on
+    it (`increase(restaurant_bot_dead_letters_total[10m]) > 0`) sees "no data" until then.
+    In multiprocess mode the zeros are written to this process's files, so any scrape
+    shows them.
+    """
+    for actor in actors:
+        JOB_RETRIES.labels(actor)
+        DEAD_LETTERS.labels(actor)
+        for outcome in JOB_OUTCOMES:
+            JOB_SECONDS.labels(actor, outcome)
+    for route in webhook_routes:
+        WEBHOOK_SECONDS.labels(route, "200")
+    TWILIO_SENDS.labels("sent", "")
+    for code in send_failure_codes:
+        TWILIO_SENDS.labels("failed", code)

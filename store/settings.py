@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/restaurant-bot.db"
+CONTENT_SID_PREFIX = "CONTENT_SID_"
 
 
 class SettingsError(ValueError):
@@ -55,6 +57,8 @@ class Settings:
 
     catalog_breaker_failures: int = 5
     catalog_breaker_cooldown_ms: int = 60_000
+    # Day chunks of one order-history import fetched at once (each reads its pages in turn).
+    import_concurrency: int = 32
 
     metrics_token: str | None = None
     job_retention_days: int = 30
@@ -137,6 +141,7 @@ class Settings:
             ),
             catalog_breaker_failures=env.integer("CATALOG_BREAKER_FAILURES", 5, minimum=1),
             catalog_breaker_cooldown_ms=env.integer("CATALOG_BREAKER_COOLDOWN_MS", 60_000, 1),
+            import_concurrency=env.integer("IMPORT_CONCURRENCY", 32, minimum=1, maximum=256),
             metrics_token=env.optional("METRICS_TOKEN"),
             job_retention_days=env.integer("JOB_RETENTION_DAYS", 30, minimum=1),
             message_body_retention_days=env.integer("MESSAGE_BODY_RETENTION_DAYS", 90, minimum=1),
@@ -210,7 +215,7 @@ class _Env:
         return _check_url(name, self.text(name, default), schemes)
 
     def content_sids(self) -> dict[str, str]:
-        prefix = "CONTENT_SID_"
+        prefix = CONTENT_SID_PREFIX
         return {
             key[len(prefix) :].lower(): value.strip()
             for key, value in self._environ.items()
@@ -236,6 +241,38 @@ def _check_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
                 f"{name}: URL {raw!r} names database {database!r}; expected a number, e.g. /0"
             )
     return raw
+
+
+def is_setting(name: str) -> bool:
+    """Return True when the environment variable `name` is one the settings read."""
+    if name.startswith(CONTENT_SID_PREFIX):
+        return len(name) > len(CONTENT_SID_PREFIX)
+    return name in _setting_names()
+
+
+@functools.cache
+def _setting_names() -> frozenset[str]:
+    # Read from `from_env` itself, so a new setting is known here without a second list.
+    probe = _NamesAskedFor()
+    Settings.from_env(probe)
+    return frozenset(probe.names)
+
+
+class _NamesAskedFor(Mapping[str, str]):
+    """An empty environment that remembers which names were looked up in it."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.names.add(name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 def settings_or_exit(

@@ -27,6 +27,7 @@ from bot import create_app
 from bot.runtime import Runtime
 from localdev.catalog_server import CatalogServer, demo_catalog
 from localdev.fake_twilio import FakeTwilio
+from store.job_kinds import declared_queues
 from store.redis import make_redis
 from store.settings import Settings
 from tests.support.databases import delete_all_rows, migrated_engine, run_database
@@ -96,6 +97,7 @@ def fake_catalog(catalog_server: CatalogServer) -> Iterator[CatalogServer]:
     catalog_server.clear_requests()
     catalog_server.clear_faults()
     catalog_server.latency = 0.0
+    catalog_server.orders_latency = 0.0
     yield catalog_server
     catalog_server.clear_faults()
 
@@ -120,7 +122,9 @@ def base_settings(
         queue_backoff_delay_ms=50,
         queue_max_backoff_ms=500,
         catalog_breaker_cooldown_ms=500,
-        worker_heartbeat_timeout_ms=2000,
+        # A live worker refreshes its heartbeat about every second; on a loaded machine a
+        # process can stall for longer, and a timeout it overstays re-runs its job.
+        worker_heartbeat_timeout_ms=5000,
         sufrah_api_key="test-catalog-key",
     )
 
@@ -217,7 +221,7 @@ def broker(base_settings: Settings) -> Iterator[dramatiq.Broker]:
     yield installed
     if hasattr(installed, "delete_queues"):
         # RabbitMQ: the run's own prefixed queues (also those only web-side brokers declared).
-        installed.delete_queues(also=("bootstrap", "delivery", "replies", "insights"))
+        installed.delete_queues(also=declared_queues())
 
 
 @pytest.fixture

@@ -30,8 +30,9 @@ from actors import queues
 from bot import telemetry
 from bot.context import runtime
 from bot.errors import ApiError
-from bot.jobs import ANALYZE_BATCH, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
+from bot.runtime import Runtime
 from insights.batches import batch_counts
+from store.job_kinds import declared_queues
 from store.jobs import job_stats
 from store.metrics import PROCESS_METRICS
 from store.timeutil import iso_z, utcnow
@@ -42,9 +43,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 # Queues shown even while empty (a queue appears in Redis only once it had a message).
-KNOWN_QUEUES = tuple(
-    queue for _, queue in (WELCOME_BOOTSTRAP, DELIVER_MESSAGE, SEND_DEFERRED_REPLIES, ANALYZE_BATCH)
-)
+KNOWN_QUEUES = declared_queues()
 BREAKER_STATES = ("open", "half_open")
 
 
@@ -52,7 +51,7 @@ BREAKER_STATES = ("open", "half_open")
 _UNREACHABLE = (redis.RedisError, SQLAlchemyError, OSError, dramatiq.errors.BrokerConnectionError)
 
 
-def operations_snapshot(current: Any) -> dict[str, Any]:
+def operations_snapshot(current: Runtime) -> dict[str, Any]:
     """Return what an operator looks at: queues, jobs, breakers, cache, workers.
 
     Each part is read on its own: a part whose store is unreachable is `null` and named in
@@ -81,6 +80,11 @@ def operations_snapshot(current: Any) -> dict[str, Any]:
     depths = read("queues", lambda: queues.queue_depths(broker, KNOWN_QUEUES))
     jobs = read("jobs", jobs_by_status)
     breakers = read("breakers", lambda: telemetry.breaker_states(current))
+    orders_breakers = (
+        read("breakers", lambda: telemetry.orders_breaker_states(current))
+        if breakers is not None
+        else None
+    )
     cache = read("cache", lambda: telemetry.cache_hit_rates(current))
     workers = read("workers", lambda: queues.heartbeats(broker))
     batches = read("batches", batches_by_status)
@@ -94,13 +98,9 @@ def operations_snapshot(current: Any) -> dict[str, Any]:
         "oldestQueuedJob": None if jobs is None else jobs["oldestQueued"],
         "breakers": (
             None
-            if "breakers" in unavailable
-            else {
-                "available": False,
-                "reason": "the catalog circuit breaker is not part of this build",
-            }
             if breakers is None
-            else {"available": True, "tripped": breakers}
+            # `orders`: the breakers of the orders endpoint (imports), apart from the menu's.
+            else {"available": True, "tripped": breakers, "orders": orders_breakers}
         ),
         "cache": cache,
         "workers": workers,
@@ -150,7 +150,7 @@ def prometheus_metrics() -> ResponseReturnValue:
 class SharedStateCollector(Collector):
     """Metrics read at scrape time from Redis and the database (the same for every process)."""
 
-    def __init__(self, current: Any) -> None:
+    def __init__(self, current: Runtime) -> None:
         self.current = current
 
     def collect(self) -> Iterator[Any]:
@@ -194,6 +194,16 @@ class SharedStateCollector(Collector):
             for state in BREAKER_STATES:
                 breakers.add_metric([state], sum(1 for s in tripped.values() if s == state))
             yield breakers
+            orders = snapshot["breakers"].get("orders")
+            if orders is not None:
+                imports = GaugeMetricFamily(
+                    "restaurant_bot_orders_breakers",
+                    "Merchants whose orders-endpoint breaker (order imports) is not closed.",
+                    labels=["state"],
+                )
+                for state in BREAKER_STATES:
+                    imports.add_metric([state], sum(1 for s in orders.values() if s == state))
+                yield imports
         cache = snapshot["cache"]
         if cache is not None and cache.get("available"):
             lookups = CounterMetricFamily(

@@ -13,12 +13,12 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from usage_api import openapi_insights, openapi_jobs, openapi_usage
+from usage_api import openapi_imports, openapi_insights, openapi_jobs, openapi_usage
 from usage_api.openapi_schema import RESPONSES, SCHEMAS, SECURITY_SCHEMES
 
 bp = Blueprint("openapi", __name__)
 
-PARTS: tuple[ModuleType, ...] = (openapi_usage, openapi_jobs, openapi_insights)
+PARTS: tuple[ModuleType, ...] = (openapi_usage, openapi_jobs, openapi_imports, openapi_insights)
 
 
 def build_document(parts: tuple[ModuleType, ...] = PARTS) -> dict[str, Any]:

@@ -114,8 +114,8 @@ SCHEMAS: dict[str, Any] = {
                 "description": "the LLM's summary of the default period; null otherwise",
             },
             "orders": {
-                "type": ["object", "null"],
                 "description": "order-history insights (SPEC §13); null until an import",
+                "oneOf": [ref("OrderInsights"), {"type": "null"}],
             },
             "freshAsOf": {**TIMESTAMP, "description": "the newest analyzed event's time"},
         },

@@ -67,23 +67,28 @@ PATHS: dict[str, Any] = {
             "operationId": "listUsage",
             "summary": "An owner's usage (PAT) or every restaurant's, paginated (API key)",
             "security": [{"personalAccessToken": [], "restaurantId": []}, {"adminApiKey": []}],
+            # A PAT call ignores limit/offset whatever they hold (SPEC §8), so the
+            # document cannot promise integers here: with an API key they are checked.
             "parameters": [
                 {
                     "name": "limit",
                     "in": "query",
-                    "description": f"Page size (API key only); above {MAX_LIMIT} means {MAX_LIMIT}",
-                    "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT},
+                    "description": (
+                        f"API key: the page size, an integer of 1 or more (above {MAX_LIMIT}"
+                        f" means {MAX_LIMIT}; default {DEFAULT_LIMIT}); anything else is 400"
+                        " `invalid_parameter`. PAT: ignored, whatever it holds."
+                    ),
+                    "schema": {"type": "string", "examples": [str(DEFAULT_LIMIT)]},
                 },
                 {
                     "name": "offset",
                     "in": "query",
-                    "description": "Restaurants to skip (API key only)",
-                    "schema": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "maximum": MAX_OFFSET,
-                        "default": 0,
-                    },
+                    "description": (
+                        f"API key: restaurants to skip, an integer from 0 to {MAX_OFFSET}"
+                        " (default 0); anything else is 400 `invalid_parameter`."
+                        " PAT: ignored, whatever it holds."
+                    ),
+                    "schema": {"type": "string", "examples": ["0"]},
                 },
             ],
             "responses": {

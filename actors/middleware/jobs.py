@@ -4,9 +4,10 @@ queued → running → succeeded | partial | failed | dead, with attempts, times
 worker running it, the last error and a result summary; `actors.progress` adds
 done/total/step. Listed before `Retries`: Dramatiq runs `after_*` hooks in reverse
 order, so it sees whether a failed message will be retried. Rows are written in batches
-by `actors.job_states`; a final state reaches a Redis journal no later than the message's
-acknowledgement, and the relay applies what a killed process or a database outage left
-there, so it is never lost.
+by `actors.job_state_writer`; a final state reaches a Redis journal no later than the
+message's acknowledgement (with the ack itself on our Redis broker, `actors.acks`), and
+the relay applies what a killed process or a database outage left there, so it is never
+lost.
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ from typing import Any
 import dramatiq
 
 from actors import progress
+from actors.acks import JournalingRedisBroker
 from actors.errors import Postpone
-from actors.job_states import JobChange, JobStateWriter, journal
+from actors.job_state_writer import writer
+from actors.job_states import JobChange
 from bot.logs import start_log_context
 from store.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
-
-# One writer per process (its thread starts on first use, after Dramatiq forks).
-writer = JobStateWriter()
 
 
 def worker_id(broker: dramatiq.Broker) -> str:
@@ -119,18 +119,38 @@ class JobTracking(dramatiq.Middleware):
         # In the Redis journal when the message is acknowledged, so never lost; stored
         # in the database a few milliseconds later.
         change = JobChange(message.message_id, values, attempts)
-        journaled = journal(change, broker, message.options.get("redis_message_id"))
-        writer.submit(change, wait=not journaled)
+        writer.submit(change, wait=not _journal(broker, message, change))
         elapsed_ms = (
             time.perf_counter() - getattr(self._started, "at", time.perf_counter())
         ) * 1000
-        # Successes at DEBUG: actors log their own line (SPEC §5.7: one line per job).
-        quiet = exception is None or isinstance(exception, Postpone)
-        level = logging.DEBUG if quiet else logging.WARNING
+        # Successes at DEBUG: actors log their own line (SPEC §5.7: one line per job). A
+        # failed attempt that will be retried at INFO: `Retries` logs why, and when.
+        if exception is None or isinstance(exception, Postpone):
+            level = logging.DEBUG
+        elif values["status"] in ("queued", "partial"):
+            level = logging.INFO
+        else:
+            level = logging.WARNING
         logger.log(level, "job %s %s %.0fms", message.actor_name, values["status"], elapsed_ms)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         writer.flush()
+
+
+def _journal(broker: dramatiq.Broker, message: Any, change: JobChange) -> bool:
+    """Put a final `change` in the journal; False when Redis cannot take it.
+
+    On our Redis broker the entry goes with the message's acknowledgement (one round
+    trip); otherwise (RabbitMQ, a broker on another Redis) it is one `HSET` now.
+    """
+    redis_message_id = message.options.get("redis_message_id")
+    if (
+        isinstance(broker, JournalingRedisBroker)
+        and redis_message_id
+        and broker.journal_on_ack(redis_message_id, change)
+    ):
+        return True
+    return writer.journal(change)
 
 
 def _restaurant_of(kwargs: dict[str, Any]) -> str | None:

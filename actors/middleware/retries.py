@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import traceback
@@ -11,6 +12,7 @@ import dramatiq
 from dramatiq.middleware import Retries as DramatiqRetries
 
 from actors.errors import PermanentError, Postpone, RetryLater
+from actors.middleware.failure_logs import describe, expected
 
 
 class Retries(DramatiqRetries):
@@ -21,6 +23,11 @@ class Retries(DramatiqRetries):
     - `RetryLater` with a `delay_ms` is retried after that delay (upstream said when)
       instead of the backoff; it counts as an attempt like any failure.
     - `PermanentError` dead-letters at once (as if listed in every actor's `throws`).
+
+    Each failure it handles is one line: `job <actor> attempt 2 of 4 failed, retrying in
+    10000 ms: <error>` — WARNING for an expected failure (`failure_logs`: the worker's
+    traceback of it is dropped), INFO for any other (the worker logged it at ERROR with its
+    traceback just before) — or `… failed for good` / `… dead after 4 attempts` at WARNING.
 
     The n-th retry waits `backoff_ms * 2**(n-1)`, jittered by ±20 %, capped at `max_backoff_ms`.
 
@@ -58,7 +65,9 @@ class Retries(DramatiqRetries):
         if isinstance(exception, PermanentError):
             message.options["given_up"] = "permanent"
             message.options["traceback"] = traceback.format_exc(limit=30)
-            self.logger.warning("Giving up on message %r: %s", message.message_id, exception)
+            self.logger.warning(
+                "job %s failed for good: %s", message.actor_name, describe(exception)
+            )
             message.fail()
             return
         actor = broker.get_actor(message.actor_name)
@@ -75,7 +84,12 @@ class Retries(DramatiqRetries):
         message.options["traceback"] = traceback.format_exc(limit=30)
         message.options["requeue_timestamp"] = int(time.time() * 1000)
         if retries >= max_retries:
-            self.logger.warning("Retries exceeded for message %r.", message.message_id)
+            self.logger.warning(
+                "job %s dead after %d attempts: %s",
+                message.actor_name,
+                retries + 1,
+                describe(exception),
+            )
             message.options["given_up"] = "exhausted"
             message.fail()
             target = message.options.get("on_retry_exhausted") or actor.options.get(
@@ -89,7 +103,15 @@ class Retries(DramatiqRetries):
         delay = self.retry_delay_ms(retries)
         if isinstance(exception, RetryLater) and exception.delay_ms is not None:
             delay = exception.delay_ms
-        self.logger.info("Retrying message %r in %d ms.", message.message_id, delay)
+        self.logger.log(
+            logging.WARNING if expected(exception) else logging.INFO,
+            "job %s attempt %d of %d failed, retrying in %d ms: %s",
+            message.actor_name,
+            retries + 1,
+            max_retries + 1,
+            delay,
+            describe(exception),
+        )
         broker.enqueue(message, delay=delay)
 
 

@@ -1,7 +1,7 @@
 """conversation insights: events, batches, hourly aggregates, per-conversation funnel state
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0007 (re-chained after merging main, which landed 0007)
 Create Date: 2026-12-06 12:10:34.144114
 """
 
@@ -13,7 +13,7 @@ import store.models
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

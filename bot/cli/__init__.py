@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
         dead_letters,
         demo,
         insights,
+        order_imports,
         restaurants,
         simulate,
     )
@@ -26,5 +27,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(simulate.simulate)
     app.cli.add_command(cache.cache)
     app.cli.add_command(dead_letters.dead_letters)
+    app.cli.add_command(order_imports.order_imports)
     app.cli.add_command(insights.insights)
     app.cli.add_command(insights.batches_group)

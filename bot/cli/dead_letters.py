@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import click
 from flask.cli import with_appcontext
@@ -12,6 +11,7 @@ from flask.cli import with_appcontext
 from actors.dead_letters import DeadLettersUnsupported, delete_letter, list_letters, retry_letter
 from bot.cli.common import Group, WholeNumber, fail
 from bot.context import runtime
+from bot.runtime import Runtime
 
 
 @click.group("dead-letters", cls=Group)
@@ -51,7 +51,7 @@ def delete_command(message_id: str) -> None:
     _settle(delete_letter, message_id, "deleted")
 
 
-def _settle(action: Callable[[Any, str], bool], message_id: str, done: str) -> None:
+def _settle(action: Callable[[Runtime, str], bool], message_id: str, done: str) -> None:
     try:
         found = action(runtime(), message_id)
     except DeadLettersUnsupported as error:

@@ -280,6 +280,28 @@ def test_retries_exhausted_dead_letter_the_job(
     assert dead == 1
 
 
+def test_a_job_that_fetched_nothing_says_which_parts_failed_not_partly_done(
+    live_client, live_runtime, settings, fake_catalog, worker
+):
+    with live_runtime.transaction() as session:
+        plain = factories.restaurant(session, settings)  # no template: two parts to fetch
+    fake_catalog.fail(DEMO, status=503)
+    send_bootstrap(**payload(plain))
+    job = single_job(live_runtime, "dead", timeout=30)
+    assert (job.progress_done, job.progress_total) == (0, 2)
+    assert job.progress_step == "failed: categories, branches"
+
+
+def test_a_job_whose_branches_failed_says_it_is_partly_done_and_what_failed(
+    live_runtime, restaurant, fake_catalog, worker
+):
+    fake_catalog.fail(r"/branches$", status=404)  # permanent: the job ends after this attempt
+    send_bootstrap(**payload(restaurant))
+    job = single_job(live_runtime, "failed")
+    assert (job.progress_done, job.progress_total) == (2, 3)  # categories and the template
+    assert job.progress_step == "partly done; failed: branches"
+
+
 def test_a_permanent_catalog_error_fails_the_job_at_once(
     live_runtime, restaurant, fake_catalog, worker
 ):

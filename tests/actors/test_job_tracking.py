@@ -10,7 +10,8 @@ from sqlalchemy import update
 
 from actors import job_states
 from actors.context import current_runtime, use_runtime
-from actors.job_states import JobChange, apply_parked_updates, write_changes
+from actors.job_state_writer import writer
+from actors.job_states import JobChange, JobStateStore
 from actors.middleware.jobs import worker_id
 from bot.runtime import Runtime
 from store.models import Job
@@ -58,6 +59,10 @@ def test_a_failing_job_is_retried_and_ends_dead_with_its_last_error(
     assert dead.started_at == started  # the first attempt's start; retries keep it
 
 
+def store_of(runtime: Runtime) -> JobStateStore:
+    return JobStateStore(runtime.engine, runtime.redis, runtime.keys)
+
+
 def test_a_final_state_is_parked_in_redis_while_the_database_is_down_and_applied_later(
     live_runtime, settings, job_row, monkeypatch
 ):
@@ -65,24 +70,20 @@ def test_a_final_state_is_parked_in_redis_while_the_database_is_down_and_applied
         session.add(Job(id="j-outage", actor="a", queue="q", status="running"))
     monkeypatch.setattr(job_states, "WRITE_ATTEMPTS", 1)
     down = Runtime(settings.replace(database_url="postgresql+psycopg://nobody@127.0.0.1:9/none"))
-    use_runtime(down)
     try:
         final = {"status": "succeeded", "finished_at": utcnow(), "updated_at": utcnow()}
-        write_changes([JobChange("j-outage", final, attempts=1)])
+        store_of(down).write([JobChange("j-outage", final, attempts=1)])
     finally:
         down.close()
-        use_runtime(live_runtime)
     assert job_row("j-outage").status == "running"
-    assert apply_parked_updates() == 1
+    assert store_of(live_runtime).apply_parked() == 1
     row = job_row("j-outage")
     assert (row.status, row.attempts) == ("succeeded", 1)
-    use_runtime(None)
 
 
 def test_a_final_state_journaled_by_a_process_that_died_is_applied_by_the_relay(
     live_runtime, job_row
 ):
-    use_runtime(live_runtime)
     with live_runtime.transaction() as session:
         session.add(Job(id="j-crash", actor="a", queue="q", status="running", worker_id="w1"))
     change = JobChange("j-crash", {"status": "succeeded", "finished_at": utcnow()}, attempts=1)
@@ -92,10 +93,10 @@ def test_a_final_state_journaled_by_a_process_that_died_is_applied_by_the_relay(
     live_runtime.redis.hset(journal, "j-crash:1:1", json.dumps(entry))
     fresh = JobChange("j-fresh", {"status": "succeeded"}).to_json()
     live_runtime.redis.hset(journal, "j-fresh:1:1", fresh)
-    assert apply_parked_updates() == 1  # the fresh entry may still be written by its process
+    # The fresh entry may still be written by its process: left alone.
+    assert store_of(live_runtime).apply_parked() == 1
     assert job_row("j-crash").status == "succeeded"
     assert live_runtime.redis.hkeys(live_runtime.keys(*job_states.JOURNAL)) == [b"j-fresh:1:1"]
-    use_runtime(None)
 
 
 @pytest.mark.rabbitmq
@@ -117,8 +118,6 @@ def test_the_writer_flushes_what_it_holds_on_request(live_runtime, job_row):
     use_runtime(live_runtime)
     with live_runtime.transaction() as session:
         session.add(Job(id="j-flush", actor="a", queue="q", status="queued"))
-    from actors.middleware.jobs import writer
-
     writer.submit(JobChange("j-flush", {"progress_done": 3, "progress_total": 5}))
     writer.flush()
     assert (job_row("j-flush").progress_done, current_runtime()) == (3, live_runtime)

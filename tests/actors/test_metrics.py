@@ -155,7 +155,11 @@ def test_the_metrics_show_tripped_breakers_and_cache_hit_rates_of_every_process(
     cache.get_or_load("metrics-test-key", lambda: {"v": 1}, 60_000)  # misses, then loads
     cache.get_or_load("metrics-test-key", lambda: {"v": 1}, 60_000)  # a local hit
     snapshot = live_client.get("/api/admin/metrics", headers=tenants["admin"]).get_json()
-    assert snapshot["breakers"] == {"available": True, "tripped": {"merchant-x": "open"}}
+    assert snapshot["breakers"] == {
+        "available": True,
+        "tripped": {"merchant-x": "open"},
+        "orders": {},
+    }
     local = snapshot["cache"]["tiers"]["local"]
     assert snapshot["cache"]["available"] is True
     assert (local["hits"], local["misses"]) >= (1, 1)

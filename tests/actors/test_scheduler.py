@@ -13,6 +13,7 @@ from sqlalchemy import select
 from actors import maintenance, recovery
 from actors.context import use_runtime
 from actors.scheduler import Ticks, periodic_jobs
+from bot.runtime import Runtime
 from store.models import Job, Message
 from store.timeutil import utcnow
 from tests.support import factories
@@ -32,7 +33,7 @@ def test_two_schedulers_run_each_tick_of_a_job_once(runtime_in_use):
     runs: list[int] = []
     lock = threading.Lock()
 
-    def job() -> None:
+    def job(runtime: Runtime) -> None:
         with lock:
             runs.append(int(time.time()))
 
@@ -85,7 +86,7 @@ def test_cleanup_deletes_old_final_jobs_and_clears_old_message_bodies(runtime_in
                     created_at=created,
                 )
             )
-    assert maintenance.clean_up() == (2, 1)
+    assert maintenance.clean_up(runtime_in_use) == (2, 1)
     with runtime_in_use.read_transaction() as session:
         assert set(session.scalars(select(Job.id))) == {"old-waiting", "new-done"}
         bodies = dict(session.execute(select(Message.sid, Message.body)).all())

@@ -77,7 +77,7 @@ def run(settings, live_runtime, job_actors, tmp_path, fake_twilio, fake_catalog)
         sys.executable,
         "-m",
         "actors.run_worker",
-        "actors.broker:setup",
+        "actors.context:setup",
         "actors.worker",
         "tests.support.job_actors",
         "--processes",

@@ -49,7 +49,7 @@ def test_a_job_of_a_sigkilled_worker_completes_on_another_worker(
         killed = first if _in_session(first, victim_pid) else second
         survivor = second if killed is first else first
         kill_session(killed)
-        # Bounded wait (the bound is 2 minutes): heartbeat timeout 2 s + sweep 5 s.
+        # Bounded wait (the bound is 2 minutes): heartbeat timeout 5 s + sweep 5 s.
         finished = wait_until(lambda: events("finished"), timeout=120, interval=0.2)
         assert finished, (tmp_path / "scheduler.log").read_text()[-3000:]
         [(finished_id, finisher_pid)] = finished

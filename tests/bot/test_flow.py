@@ -155,6 +155,52 @@ def test_without_a_list_shown_1_means_menu_and_2_means_branches(
     assert bodies(fake_twilio)[1].startswith("Our branches")
 
 
+@pytest.mark.parametrize("two", ["2", "٢"], ids=["ascii", "arabic-indic"])
+def test_replying_2_after_help_lists_the_branches_even_after_a_branch_was_chosen(
+    live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, two
+):
+    say(live_client, settings, restaurant, "hi")
+    warm(live_runtime)
+    say(live_client, settings, restaurant, "branches")
+    say(live_client, settings, restaurant, two)
+    say(live_client, settings, restaurant, "help")
+    say(live_client, settings, restaurant, two)
+    listing, chosen, help_list, answer = bodies(fake_twilio)[1:5]
+    branches = live_runtime.catalog.branches("demo-merchant")
+    assert chosen.startswith(branches[1]["name"])
+    assert "2. Branches" in help_list
+    assert answer == listing
+    assert answer.startswith("Our branches")
+
+
+def test_replying_1_after_help_lists_the_menu_even_while_the_branch_list_was_shown(
+    live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog
+):
+    say(live_client, settings, restaurant, "hi")
+    warm(live_runtime)
+    say(live_client, settings, restaurant, "branches")
+    say(live_client, settings, restaurant, "what is this")  # anything else shows the help list
+    say(live_client, settings, restaurant, "1")
+    assert bodies(fake_twilio)[3].startswith("Our menu")
+
+
+def test_a_number_out_of_range_after_help_says_unknown_option_and_shows_help_again(
+    live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog
+):
+    say(live_client, settings, restaurant, "hi")
+    warm(live_runtime)
+    say(live_client, settings, restaurant, "branches")
+    say(live_client, settings, restaurant, "help")
+    say(live_client, settings, restaurant, "3")
+    reply = bodies(fake_twilio)[3]
+    assert reply.startswith("Unknown option")
+    assert "1. Menu" in reply
+    assert "2. Branches" in reply
+    assert "Our branches" not in reply
+    say(live_client, settings, restaurant, "2")  # the help list is still the last one shown
+    assert bodies(fake_twilio)[4].startswith("Our branches")
+
+
 def test_the_catalog_being_down_ends_with_an_apology_not_silence(
     live_client, live_runtime, settings, restaurant, fake_twilio, fake_catalog, worker
 ):

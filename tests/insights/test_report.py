@@ -226,9 +226,10 @@ def test_who_may_read_which_restaurant(client, db_session, settings, riyadh, clo
 
 # -- statements per request -------------------------------------------------------------
 
-# The credential; the restaurant; this and the previous period's totals; the hours with
-# conversations; the keyed counts; the top texts; freshness and summary.
-STATEMENTS = 7
+# The credential; the restaurant; this and the previous period's totals; the heatmap's
+# days; the keyed counts; the top texts; freshness and summary — and the orders section's
+# "was there ever an import?" (its five statements when there was are its own tests').
+STATEMENTS = 8
 
 
 def lots_of_data(db_session, runtime, restaurant_id):

@@ -6,7 +6,6 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from actors import maintenance
-from actors.context import use_runtime
 from insights import batches, folding
 from insights.models import ConversationEvent, ConversationFunnel, HourlyText, InsightBatch
 from store.timeutil import utcnow
@@ -56,11 +55,7 @@ def test_cleanup_expires_events_and_texts_and_keeps_the_other_aggregates(
     )
     assert (count(db_session, ConversationEvent), count(db_session, HourlyText)) == (5, 2)
 
-    use_runtime(runtime)
-    try:
-        maintenance.clean_up()
-    finally:
-        use_runtime(None)
+    maintenance.clean_up(runtime)
 
     assert [e.kind for e in db_session.scalars(select(ConversationEvent))] == [
         "menu_shown",
@@ -91,11 +86,9 @@ def test_texts_expire_with_message_bodies_before_the_events_do(
     shorter = runtime.__class__(
         short, engine=runtime.engine, session_factory=db_session.info["factory"]
     )
-    use_runtime(shorter)
     try:
-        maintenance.clean_up()
+        maintenance.clean_up(shorter)
     finally:
-        use_runtime(None)
         shorter.close_clients()
     assert [e.kind for e in db_session.scalars(select(ConversationEvent))] == ["help_shown"]
     assert count(db_session, HourlyText) == 0

@@ -106,7 +106,7 @@ def test_the_worker_refuses_a_count_option_that_is_not_a_number(tmp_path):
 
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
     env.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")
-    command = [sys.executable, "-m", "actors.run_worker", "actors.broker:setup", "actors.worker"]
+    command = [sys.executable, "-m", "actors.run_worker", "actors.context:setup", "actors.worker"]
     done = subprocess.run(
         [*command, "--processes", "abc"], env=env, capture_output=True, text=True, timeout=60
     )

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.runtime import Runtime
 from store.settings import Settings
 from tests.support.waiting import wait_until
 
@@ -96,7 +97,7 @@ class CatalogChild:
         self.close()
 
 
-def _answer(runtime: Any, command: dict[str, Any]) -> Any:
+def _answer(runtime: Runtime, command: dict[str, Any]) -> Any:
     from cache.base import MISSING
     from catalog.errors import CatalogError
 
@@ -121,8 +122,6 @@ def _answer(runtime: Any, command: dict[str, Any]) -> Any:
 
 
 def main() -> None:
-    from bot.runtime import Runtime
-
     runtime = Runtime(Settings(**json.loads(sys.argv[1])))
     try:
         print(json.dumps({"ready": True}), flush=True)

@@ -12,7 +12,8 @@ import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-import insights.models  # noqa: F401  (its tables are emptied too)
+import imports.models  # noqa: F401  (their tables are emptied too)
+import insights.models  # noqa: F401  (their tables are emptied too)
 from store.db import make_engine, normalize_database_url
 from store.migrations import upgrade
 from store.models import Base

@@ -1,7 +1,7 @@
 """Actors of the job-system tests, declared on the run's broker.
 
 The worker subprocesses of the recovery and shutdown tests import this module too
-(`dramatiq actors.broker:setup tests.support.job_actors --queues test-slow`).
+(`dramatiq actors.context:setup tests.support.job_actors --queues test-slow`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ import time
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
+from sqlalchemy import func, select
 
 from actors import progress
 from actors.broker import installed_broker
 from actors.context import current_runtime
+from store.models import Restaurant
 
 installed_broker()
 logger = logging.getLogger(__name__)
@@ -55,3 +57,17 @@ def events(event: str) -> list[tuple[str, int]]:
     runtime = current_runtime()
     entries = runtime.redis.lrange(runtime.keys("test", event), 0, -1)
     return [(job_id, int(pid)) for job_id, pid in (e.decode().split() for e in entries)]
+
+
+@dramatiq.actor(queue_name="test-db", tracked=True, max_retries=0)
+def count_restaurants_job(gate: str) -> None:
+    """Wait until the Redis key `test:gate:<gate>` exists, then count the restaurants: that
+    count is the job's first statement (a test closes the connections meanwhile)."""
+    runtime = current_runtime()
+    key = runtime.keys("test", "gate", gate)
+    deadline = time.monotonic() + 30
+    while not runtime.redis.exists(key) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with runtime.read_transaction() as session:
+        restaurants = session.scalar(select(func.count()).select_from(Restaurant))
+    progress.result({"restaurants": restaurants})

@@ -100,7 +100,7 @@ def worker_command(
         sys.executable,
         "-m",
         "actors.run_worker",
-        "actors.broker:setup",
+        "actors.context:setup",
         actors,
         "--processes",
         str(processes),
