@@ -144,7 +144,7 @@ def compose(reply: str, merchant_id: str, catalog: CatalogView) -> Composed | No
         number = int(number_text)
         if 1 <= number <= len(HELP_OPTIONS):
             return compose(HELP_OPTIONS[number - 1], merchant_id, catalog)
-        return Composed(split(texts.UNKNOWN_OPTION + "\n" + texts.HELP))
+        return Composed(split(texts.UNKNOWN_OPTION + "\n" + texts.HELP), shown="unknown_option")
     if kind == CATEGORIES:
         categories = catalog.categories(merchant_id)
         if categories is None:

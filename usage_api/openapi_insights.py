@@ -113,10 +113,7 @@ SCHEMAS: dict[str, Any] = {
                 **NULLABLE_TEXT,
                 "description": "the LLM's summary of the default period; null otherwise",
             },
-            "orders": {
-                "description": "order-history insights (SPEC §13); null until an import",
-                "oneOf": [ref("OrderInsights"), {"type": "null"}],
-            },
+            "orders": ref("OrderInsights"),
             "freshAsOf": {**TIMESTAMP, "description": "the newest analyzed event's time"},
         },
     ),

@@ -44,7 +44,13 @@ def test_job_retries_and_dead_letters_of_every_actor_are_0_before_any_job_ran(
     settings, engine, tmp_path
 ):
     samples = scrape_a_fresh_web_process(settings, tmp_path)
-    actors = {"welcome_bootstrap", "deliver_message", "send_deferred_replies", "import_orders"}
+    actors = {
+        "welcome_bootstrap",
+        "deliver_message",
+        "send_deferred_replies",
+        "import_orders",
+        "analyze_batch",
+    }
     assert actors == {kind.actor for kind in declared_kinds()}
     for actor in actors:
         labels = (("actor", actor),)

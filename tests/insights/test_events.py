@@ -87,6 +87,8 @@ def test_a_number_no_list_waits_for_is_an_unknown_option(
     say(client, settings, restaurant, "hi")
     say(client, settings, restaurant, "7")
     assert kinds(db_session)[2:] == ["message_in", "unknown_option", "help_shown"]
+    say(client, settings, restaurant, "9")  # out of range of the help list just shown
+    assert kinds(db_session)[5:] == ["message_in", "unknown_option"]
 
 
 def test_stop_and_start_write_opted_out_and_opted_in(
