@@ -12,7 +12,6 @@ What each finding means for an owner, and what to do about it, is in the README
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -274,8 +273,3 @@ RULES: tuple[Rule, ...] = (
 def find(figures: Figures, rules: tuple[Rule, ...] = RULES) -> list[Finding]:
     """Return the findings `rules` make of `figures`, in the rules' order."""
     return [f for f in (rule(figures) for rule in rules) if f is not None]
-
-
-def weekday_name(day: dt.date) -> str:
-    """Return the English name of `day`'s weekday."""
-    return WEEKDAYS[day.weekday()]
