@@ -13,6 +13,7 @@ from actors.job_states import JobStateStore
 from bot.delivery import relay_outbox
 from bot.jobs import relay_jobs
 from bot.runtime import Runtime
+from insights import batches, retention
 from store.retention import clear_old_message_bodies, delete_old_jobs
 from store.timeutil import utcnow
 
@@ -40,8 +41,21 @@ def requeue_stranded(runtime: Runtime) -> None:
     recovery.requeue_stranded_jobs(runtime, runtime.broker)
 
 
+def seal_batches(runtime: Runtime) -> list[int]:
+    """Seal the insight batches that are full or old enough; enqueue their analysis."""
+    settings = runtime.settings
+    return batches.seal_due(
+        runtime.sessions,
+        runtime.broker,
+        max_events=settings.insight_batch_events,
+        max_age_s=settings.insight_batch_max_age_s,
+        now=utcnow(),
+    )
+
+
 def clean_up(runtime: Runtime) -> tuple[int, int]:
-    """Delete job rows and clear message bodies past their retention; return the counts."""
+    """Delete job rows and clear message bodies past their retention, and expire what
+    the insights keep; return the job and body counts."""
     settings = runtime.settings
     now = utcnow()
     jobs_before = now - dt.timedelta(days=settings.job_retention_days)
@@ -52,6 +66,20 @@ def clean_up(runtime: Runtime) -> tuple[int, int]:
     )
     if jobs or bodies:
         logger.info("cleanup: deleted %d old job(s), cleared %d message body(ies)", jobs, bodies)
+    events_before = now - dt.timedelta(days=settings.event_retention_days)
+    old = _in_chunks(runtime, lambda s: retention.delete_old_batches(s, older_than=events_before))
+    funnels = _in_chunks(
+        runtime, lambda s: retention.delete_old_funnels(s, older_than=events_before)
+    )
+    texts = _in_chunks(runtime, lambda s: retention.expire_texts(s, older_than=bodies_before))
+    if old or funnels or texts:
+        logger.info(
+            "cleanup: %d old insight batch(es) with their events, %d funnel state(s), "
+            "%d unrecognised text row(s) expired",
+            old,
+            funnels,
+            texts,
+        )
     return jobs, bodies
 
 

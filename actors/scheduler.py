@@ -61,6 +61,9 @@ def periodic_jobs() -> list[Ticks]:
         Ticks("relay", 5, maintenance.relay),
         # Every minute: jobs whose message Redis lost (it scans the queues' hashes).
         Ticks("stranded", 60, maintenance.requeue_stranded),
+        # Every 20 s: a batch is sealed at most 20 s after it is full or old enough
+        # (SPEC §12 asks for at least once a minute).
+        Ticks("seal_batches", 20, maintenance.seal_batches),
         Ticks("cleanup", 3600, maintenance.clean_up),
         # Alerts (SPEC §15): the pace of every restaurant (the webhook also checks it when
         # a conversation opens), and operator events (each at most once an hour).

@@ -11,4 +11,4 @@ from actors.broker import installed_broker
 
 installed_broker()  # refuse Dramatiq's silent fallback broker before declaring actors
 
-from actors import bootstrap, delivery, imports, notifications  # noqa: E402,F401
+from actors import analysis, bootstrap, delivery, imports, notifications  # noqa: E402,F401

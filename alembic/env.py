@@ -6,6 +6,7 @@ from sqlalchemy import Connection
 
 import alerts.models  # noqa: F401  (its tables are migrated and cleaned too)
 import imports.models  # noqa: F401  (the import tables, for autogenerate and comparison)
+import insights.models  # noqa: F401  (its tables, for autogenerate and comparison)
 import operations.models  # noqa: F401  (their tables are part of the schema)
 import signin.models  # noqa: F401
 from alembic import context

@@ -67,9 +67,9 @@ def procfile_line(name: str) -> str:
 @contextmanager
 def process(
     command: str, env: dict[str, str], ready_url: str | None = None, log: Path | None = None
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run `command` (shell syntax, like a Procfile line) until the block ends; its output
-    goes to `log` when given."""
+    goes to `log` when given. Yields the process."""
     with (log or Path(os.devnull)).open("ab") as output:  # the child keeps its own copy
         child = subprocess.Popen(
             ["/bin/sh", "-c", f"exec {command}"],
@@ -82,7 +82,7 @@ def process(
     try:
         if ready_url:
             wait_ready(ready_url, child)
-        yield
+        yield child
     finally:
         child.terminate()
         try:
@@ -105,6 +105,23 @@ def wait_ready(url: str, child: subprocess.Popen[bytes], timeout: float = 60) ->
                 return
             time.sleep(0.1)
     raise SystemExit(f"{url} not ready in {timeout}s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) of process `pid` and all its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            with open(f"/proc/{current}/task/{current}/children") as children:
+                pending += [int(child) for child in children.read().split()]
+        except OSError:
+            continue  # it exited meanwhile
+    return total
 
 
 def shell_env(**values: str) -> dict[str, str]:

@@ -2,6 +2,13 @@
 
     .venv/bin/python -m bench.webhook --database sqlite
     .venv/bin/python -m bench.webhook --database postgresql
+    .venv/bin/python -m bench.webhook --database postgresql --compare-events
+
+`--compare-events` measures what conversation events cost the webhook instead (SPEC
+§12): the same `help` load against two servers from the same Procfile line and code,
+one with `INSIGHT_EVENTS=on` (the default) and one with `INSIGHT_EVENTS=off`, in
+interleaved rounds A/B/A/B so machine noise does not decide; prints each side's req/s,
+p50, p99 and the ratio.
 
 In one run, alternating rounds: signed `help` messages from existing customers (each
 answered with a real HTTP send to FakeTwilio at 0 ms latency) against the service, and a
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +42,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.support import (
     ROOT,
+    cpu_seconds,
     database,
     free_port,
     load,
@@ -99,6 +108,82 @@ def sends(twilio_url: str) -> list[dict[str, object]]:
         return list(json.load(response)["sends"])
 
 
+def compare_events(args: argparse.Namespace, env: dict[str, str], token: str) -> None:
+    """`help` webhooks with conversation events on (A) and off (B), rounds A/B/A/B."""
+    web = procfile_line("web")
+    ports = {"on": free_port(), "off": free_port()}
+    envs = {
+        mode: {**env, "PORT": str(port), "INSIGHT_EVENTS": mode} for mode, port in ports.items()
+    }
+    customers = [f"+9665{n:08d}" for n in range(1, args.customers + 1)]
+
+    def url(mode: str) -> str:
+        return f"http://127.0.0.1:{ports[mode]}/whatsapp/webhook"
+
+    with (
+        process(web, envs["on"], f"http://127.0.0.1:{ports['on']}/healthz") as server_on,
+        process(web, envs["off"], f"http://127.0.0.1:{ports['off']}/healthz") as server_off,
+    ):
+        servers = {"on": server_on, "off": server_off}
+        for mode in ("on", "off"):  # every web process of each side warms up
+            for n in range(args.warmup):
+                sender = f"+9668{(n if mode == 'on' else 5000 + n):08d}"
+                body, headers = signed(url(mode), token, inbound(sender, "hi"))
+                request = urllib.request.Request(url(mode), data=body, headers=headers)
+                urllib.request.urlopen(request, timeout=10).read()
+        for start in range(0, len(customers), 50):  # open the customers' conversations
+            batch = [
+                signed(url("on"), token, inbound(c, "hi")) for c in customers[start : start + 50]
+            ]
+            load(ports["on"], "/whatsapp/webhook", batch, concurrency=8, processes=2)
+        results: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+        for _ in range(args.rounds):
+            for mode in ("on", "off"):
+                requests = [
+                    signed(url(mode), token, inbound(random.choice(customers), "help"))
+                    for _ in range(args.requests)
+                ]
+                # The web processes' own CPU per request: far less moved by other load on
+                # a shared machine than throughput is (the database server's work on
+                # PostgreSQL is not in it; on SQLite it is).
+                cpu_before = cpu_seconds(servers[mode].pid)
+                figures = load(ports[mode], "/whatsapp/webhook", requests, args.concurrency)
+                figures["cpu_ms"] = (
+                    (cpu_seconds(servers[mode].pid) - cpu_before) * 1000 / len(requests)
+                )
+                results[mode].append(figures)
+    print(
+        f"database: {args.database}; {args.rounds} rounds x {args.requests} `help` requests per "
+        f"side, A/B/A/B, {args.concurrency} connections; gunicorn: {web}"
+    )
+    for mode, label in (("on", "events on  (A)"), ("off", "events off (B)")):
+        rates = [r["rate"] for r in results[mode]]
+        print(
+            f"{label}: {statistics.median(rates):7.0f} req/s median  "
+            f"p50 {statistics.median(r['p50_ms'] for r in results[mode]):6.2f} ms  "
+            f"p99 {max(r['p99_ms'] for r in results[mode]):6.2f} ms  "
+            f"errors {sum(r['errors'] for r in results[mode]):.0f}  "
+            f"(rounds: {', '.join(f'{rate:.0f}' for rate in rates)})"
+        )
+    for mode, label in (("on", "events on  (A)"), ("off", "events off (B)")):
+        cpu = [r["cpu_ms"] for r in results[mode]]
+        print(
+            f"{label}: web processes' CPU {statistics.median(cpu):.3f} ms/request median "
+            f"(rounds: {', '.join(f'{c:.3f}' for c in cpu)})"
+        )
+    cpu_on = statistics.median(r["cpu_ms"] for r in results["on"])
+    cpu_off = statistics.median(r["cpu_ms"] for r in results["off"])
+    print(f"web CPU per request on/off: {cpu_on / cpu_off:.3f} (+{cpu_on - cpu_off:.3f} ms)")
+    pairs = [a["rate"] / b["rate"] for a, b in zip(results["on"], results["off"], strict=True)]
+    ratio = statistics.median(r["rate"] for r in results["on"]) / statistics.median(
+        r["rate"] for r in results["off"]
+    )
+    print(
+        f"throughput on/off: {ratio:.3f} (events cost {100 * (1 - ratio):.1f} %; "
+        f"per A/B pair: {', '.join(f'{p:.3f}' for p in pairs)})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
@@ -109,6 +194,9 @@ def main() -> None:
     parser.add_argument("--welcomes", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=40, help="unmeasured welcomes first")
     parser.add_argument("--alerts", choices=("compare", "off"), default="compare")
+    parser.add_argument(
+        "--compare-events", action="store_true", help="events on vs off instead of hello world"
+    )
     args = parser.parse_args()
     # Past 80 % of the monthly conversations once the measured customers are in (on).
     monthly_limit = int((args.customers + args.welcomes + args.warmup) / 0.9)
@@ -149,6 +237,11 @@ def main() -> None:
             env,
         )  # fmt: skip
         run([*flask, "alerts", "set", "--restaurant", "bench-off"], env)  # every rule off
+        if args.compare_events:
+            compare_events(args, env, token)
+            twilio.terminate()
+            twilio.wait()
+            return
         web = procfile_line("web")
         hello = web.replace("'bot:create_app()'", "bench.hello:app")
         hello_env = {**env, "PORT": str(hello_port)}

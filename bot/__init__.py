@@ -40,7 +40,18 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from bot import cli, errors, health, requests_log, series_at_zero, telemetry, webhook
     from bot.logs import configure_logging
     from bot.runtime import Runtime
-    from usage_api import alerts, audit, dead_letters, import_views, jobs, metrics, openapi, usage
+    from usage_api import (
+        alerts,
+        audit,
+        batches,
+        dead_letters,
+        import_views,
+        insights,
+        jobs,
+        metrics,
+        openapi,
+        usage,
+    )
 
     if runtime is None:
         settings = settings or settings_or_exit(_command_line_environment())
@@ -67,6 +78,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(alerts.bp)
     app.register_blueprint(audit.bp)
     dashboard.init_app(app)
+    app.register_blueprint(insights.bp)
+    app.register_blueprint(batches.bp)
     cli.init_app(app)
     series_at_zero.init_app(app)
     telemetry.start_publishing(runtime)

@@ -12,6 +12,9 @@ too, so the order holds. After a few rounds the rest is composed under the lock 
 resort (a cache that keeps nothing, e.g. Redis down and no local tier).
 
 A customer who opted out after asking gets none of the waiting replies.
+
+A composed reply writes its conversation events (SPEC §12) in the same transaction as its
+outbox rows, dated at the inbound message's time.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import flow, outbox, texts
-from bot.inbound import Receipt
+from bot.inbound import Receipt, reply_events
 from bot.messenger import Outgoing
 from bot.reception import Reception, customer_lock
 from catalog.errors import CatalogError
+from insights import events as insight_events
 from store import counters
 from store.counters import UsagePeriod
 from store.models import Conversation, Customer, Message, Restaurant
@@ -80,7 +84,9 @@ def send_deferred(
                     address,
                     apologise=unavailable,
                     final=final,
+                    record_events=reception.inbox.record_events,
                 )
+            insight_events.written(len(receipt.events))
             reception.deliver(receipt)
         sent += len(receipt.to_send)
         if not waiting:
@@ -133,6 +139,7 @@ def _compose_waiting(
     *,
     apologise: bool,
     final: bool,
+    record_events: bool = True,
 ) -> tuple[Receipt, bool]:
     """Compose the waiting replies in order into the outbox; return the receipt and
     whether some still wait (their data was not in the cache)."""
@@ -170,9 +177,26 @@ def _compose_waiting(
                 )
             if composed is not None and composed.branch_id is not None:
                 conversation.branch_id = composed.branch_id
+            if composed is not None:
+                intent = flow.read_intent(inbound.body)
+                for kind, detail in reply_events(composed, intent, inbound.body):
+                    receipt.events.append(
+                        insight_events.Event(
+                            restaurant.id,
+                            inbound.customer_id or conversation.customer_id,
+                            conversation_id,
+                            kind,
+                            inbound.created_at,  # the events happened when the message came
+                            detail,
+                        )
+                    )
         session.execute(update(Message).where(Message.id == inbound.id).values(reply_intent=None))
         done += 1
     conversation.pending_replies = max(0, conversation.pending_replies - done)
+    if record_events:
+        insight_events.write(session.connection(), receipt.events)
+    else:
+        receipt.events.clear()
     if receipt.to_send:
         # Outbound messages are activity too (the usage API's `lastActivity`).
         period = UsagePeriod.of(now, restaurant.timezone)

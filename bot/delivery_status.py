@@ -36,8 +36,11 @@ def allowed_predecessors(status: str) -> list[str]:
     return [s for s, rank in RANK.items() if rank < RANK[status]]
 
 
-def apply(session: Session, sid: str, status: str, error_code: str | None) -> None:
-    """Record a status callback for message `sid` (unknown sids and stale statuses: logged)."""
+def apply(
+    session: Session, sid: str, status: str, error_code: str | None, *, record_events: bool = True
+) -> None:
+    """Record a status callback for message `sid` (unknown sids and stale statuses: logged);
+    a failure writes the message's `delivery_failed` event."""
     if status not in RANK and status not in FAILURES:
         logger.info("status callback for %s with unhandled status %r ignored", sid, status)
         return
@@ -52,7 +55,7 @@ def apply(session: Session, sid: str, status: str, error_code: str | None) -> No
             Message.status.in_(allowed_predecessors(status)),
         )
         .values(**values)
-        .returning(Message.customer_id)
+        .returning(Message.customer_id, Message.restaurant_id, Message.conversation_id)
     ).first()
     if updated is None:
         current = session.scalar(select(Message.status).where(Message.sid == sid))
@@ -61,5 +64,16 @@ def apply(session: Session, sid: str, status: str, error_code: str | None) -> No
         else:
             logger.info("status %r for %s ignored: already %r", status, sid, current)
         return
+    now = utcnow()
+    if status in FAILURES and record_events:
+        # Failures are final: a repeated callback updates no row and writes no event.
+        outbox.delivery_failed(
+            session.connection(),
+            updated.restaurant_id,
+            updated.customer_id,
+            updated.conversation_id,
+            error_code[:16] if error_code else None,
+            now,
+        )
     if error_code == str(UNSUBSCRIBED) and updated.customer_id is not None:
-        outbox.opt_out(session, updated.customer_id, utcnow())
+        outbox.opt_out(session, updated.customer_id, now)

@@ -26,6 +26,13 @@ STOP_WORDS = {"stop", "unsubscribe", "إيقاف", "ايقاف"}
 START_WORDS = {"start", "ابدأ", "ابدا", "إبدأ"}
 MENU_WORDS = {"menu", "القائمة", "قائمة", "منيو", "المنيو", "قائمة الطعام"}
 BRANCH_WORDS = {"branches", "branch", "الفروع", "فروع", "فرع", "الفرع"}
+# Asking for help, or greeting, is understood; any other text that gets the help was not
+# (the conversation's `unrecognised_text` event, SPEC §12).
+HELP_WORDS = {"help", "مساعدة", "مساعده", "ساعدني"}
+GREETINGS = {
+    "hi", "hello", "hey", "hi there", "hello there", "good morning", "good evening",
+    "مرحبا", "مرحباً", "اهلا", "أهلا", "هلا", "السلام عليكم", "سلام", "صباح الخير", "مساء الخير",
+}  # fmt: skip
 MENU_BUTTON, BRANCHES_BUTTON = "MENU", "BRANCHES"
 
 # Last-list markers kept on the conversation.
@@ -73,6 +80,14 @@ def read_intent(body: str | None, button_payload: str | None = None) -> Intent:
     return Intent("help")
 
 
+def unrecognised(intent: Intent, body: str | None) -> bool:
+    """Return True when `body` is text the flow did not understand (it gets the help)."""
+    if intent.kind != "help":
+        return False
+    text = normalize(body or "")
+    return bool(text) and text not in HELP_WORDS and text not in GREETINGS
+
+
 def decide(intent: Intent, last_list: str | None) -> tuple[str, str | None]:
     """Return (reply key, last list after it) for a flow intent.
 
@@ -110,48 +125,60 @@ class CatalogView(Protocol):
 
 @dataclass(frozen=True)
 class Composed:
-    """A reply ready to send: its parts, and the branch the customer picked (if any)."""
+    """A reply ready to send: its parts, the branch the customer picked (if any), and what
+    it showed (`categories`, `category`, `branches`, `branch`, `unknown_option`, `help`)
+    with the category opened, for the conversation's events."""
 
     parts: list[str]
     branch_id: str | None = None
+    shown: str = ""
+    category_id: str | None = None
 
 
 def compose(reply: str, merchant_id: str, catalog: CatalogView) -> Composed | None:
     """Render `reply`; None when the catalog data it needs is not available from `catalog`."""
     if reply == "help":
-        return Composed(split(texts.HELP))
+        return Composed(split(texts.HELP), shown="help")
     kind, _, number_text = reply.partition(":")
     if kind == "help":
         number = int(number_text)
         if 1 <= number <= len(HELP_OPTIONS):
             return compose(HELP_OPTIONS[number - 1], merchant_id, catalog)
-        return Composed(split(texts.UNKNOWN_OPTION + "\n" + texts.HELP))
+        return Composed(split(texts.UNKNOWN_OPTION + "\n" + texts.HELP), shown="unknown_option")
     if kind == CATEGORIES:
         categories = catalog.categories(merchant_id)
-        return None if categories is None else Composed(split(category_list(categories)))
+        if categories is None:
+            return None
+        return Composed(split(category_list(categories)), shown=CATEGORIES)
     if kind == BRANCHES:
         branches = catalog.branches(merchant_id)
-        return None if branches is None else Composed(split(branch_list(branches)))
+        if branches is None:
+            return None
+        return Composed(split(branch_list(branches)), shown=BRANCHES)
     number = int(number_text)
     if kind == "category":
         categories = catalog.categories(merchant_id)
         if categories is None:
             return None
         if not 1 <= number <= len(categories):
-            return Composed(split(texts.UNKNOWN_OPTION + "\n" + category_list(categories)))
+            listed = category_list(categories)
+            return Composed(split(texts.UNKNOWN_OPTION + "\n" + listed), shown="unknown_option")
         category = categories[number - 1]
         products = catalog.products(merchant_id, str(category["id"]))
         if products is None:
             return None
-        return Composed(split(product_list(category, products)))
+        parts = split(product_list(category, products))
+        return Composed(parts, shown="category", category_id=str(category["id"]))
     if kind == "branch":
         branches = catalog.branches(merchant_id)
         if branches is None:
             return None
         if not 1 <= number <= len(branches):
-            return Composed(split(texts.UNKNOWN_OPTION + "\n" + branch_list(branches)))
+            listed = branch_list(branches)
+            return Composed(split(texts.UNKNOWN_OPTION + "\n" + listed), shown="unknown_option")
         branch = branches[number - 1]
-        return Composed(split(branch_details(branch)), branch_id=str(branch.get("id")))
+        parts = split(branch_details(branch))
+        return Composed(parts, branch_id=str(branch.get("id")), shown="branch")
     raise ValueError(f"unknown reply {reply!r}")
 
 

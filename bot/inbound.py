@@ -8,7 +8,8 @@ restaurant-wide counter rows are updated last, so the row locks every message of
 restaurant needs are held only for the moment before commit; if an allowance refuses
 the message, the transaction is rolled back and the message stored as `throttled`.
 Sending the claimed outbox rows and enqueuing the jobs happen after commit
-(`bot.reception`).
+(`bot.reception`). The conversation events the message causes (SPEC §12) are collected
+on the receipt and written with one multi-row INSERT just before the counter updates.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from bot import flow, inbound_sql, jobs, outbox, texts
 from bot.allowances import MinuteAllowance
 from bot.messenger import Outgoing
 from bot.tenants import Tenant
+from insights import events as insight_events
+from insights.events import Event
 from store import counters
 from store.counters import UsagePeriod
 from store.job_kinds import SEND_DEFERRED_REPLIES, WELCOME_BOOTSTRAP
@@ -60,6 +63,7 @@ class Receipt:
     new_conversation: bool = False
     to_send: list[outbox.OutboxItem] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +95,7 @@ class Inbox:
       allowance(MinuteAllowance): The per-minute window in Redis.
       catalog(flow.CatalogView): Catalog data available without waiting (the cache).
       alerts(Crossings): Turns the counters' new values into alert firings (SPEC §15).
+      record_events(bool): Write conversation events (`INSIGHT_EVENTS`; benchmarks only).
     """
 
     def __init__(
@@ -98,10 +103,13 @@ class Inbox:
         allowance: MinuteAllowance,
         catalog: flow.CatalogView,
         alerts: Crossings | None = None,
+        *,
+        record_events: bool = True,
     ) -> None:
         self.allowance = allowance
         self.catalog = catalog
         self.alerts = alerts or Crossings()
+        self.record_events = record_events
 
     def receive(
         self, session: Session, tenant: Tenant, message: InboundMessage, now: dt.datetime
@@ -139,15 +147,24 @@ class Inbox:
             return Receipt(status="duplicate")
         receipt = Receipt("received", message_id, conversation.id, open_id is None)
         reply = _Replies(session, receipt, tenant, message, customer.id, now)
+        opened = open_id is None
+        reply.event(
+            insight_events.MESSAGE_IN,
+            insight_events.opened_conversation(customer.conversation_id is not None)
+            if opened
+            else None,
+        )
         opted_out_at = customer.opted_out_at
         if intent.kind == "stop":
             opted_out_at = now
             if conversation.pending_replies:
                 reply.cancel_waiting(conversation)
             reply.text(texts.OPTED_OUT.format(restaurant=tenant.name))
+            reply.event(insight_events.OPTED_OUT)
         elif intent.kind == "start":
             opted_out_at = None
             reply.text(texts.OPTED_IN.format(restaurant=tenant.name))
+            reply.event(insight_events.OPTED_IN)
         elif open_id is None:
             reply.welcome()
         else:
@@ -171,11 +188,11 @@ class Inbox:
                 "opted": opted_out_at,
             },
         )
+        self._write_events(connection, receipt)
         # Last: the counter rows every message of the restaurant updates.
         period = UsagePeriod.of(now, tenant.timezone)
-        opens = open_id is None
         day = counters.count_daily_message(
-            session, tenant.id, period, tenant.daily_limit, opens_conversation=opens
+            session, tenant.id, period, tenant.daily_limit, opens_conversation=opened
         )
         conversations = None
         if day is not None:
@@ -185,14 +202,14 @@ class Inbox:
                 period,
                 now,
                 messages=1,
-                opens_conversation=opens,
+                opens_conversation=opened,
                 monthly_limit=tenant.monthly_limit,
             )
         if day is None or conversations is None:
             raise AllowanceRefused(tenant.id)
         # Alert thresholds, decided from the values the upserts returned (SPEC §15).
         receipt.jobs += self.alerts.after_accepted(
-            session, tenant, period, day, conversations, opened_conversation=opens, now=now
+            session, tenant, period, day, conversations, opened_conversation=opened, now=now
         )
         return receipt
 
@@ -224,9 +241,21 @@ class Inbox:
         )
         if message_id is None:
             return Receipt(status="duplicate")
+        receipt = Receipt(status, message_id, open_id)
+        if status == "throttled":
+            receipt.events.append(
+                Event(tenant.id, customer.id, open_id, insight_events.THROTTLED, now)
+            )
+            self._write_events(connection, receipt)
         # Stored messages are activity, even when they are not counted.
         counters.record_month(session, tenant.id, UsagePeriod.of(now, tenant.timezone), now)
-        return Receipt(status, message_id, open_id)
+        return receipt
+
+    def _write_events(self, connection: Connection, receipt: Receipt) -> None:
+        if self.record_events:
+            insight_events.write(connection, receipt.events)
+        else:
+            receipt.events.clear()
 
 
 class _Replies:
@@ -258,6 +287,19 @@ class _Replies:
     def text(self, body: str) -> None:
         self._add(Outgoing(self.tenant.whatsapp_number, self.message.from_address, body=body))
 
+    def event(self, kind: str, detail: dict[str, Any] | None = None) -> None:
+        """Note a conversation event of this message (written before the counters)."""
+        self.receipt.events.append(
+            Event(
+                self.tenant.id,
+                self.customer_id,
+                self.receipt.conversation_id,
+                kind,
+                self.now,
+                detail,
+            )
+        )
+
     def welcome(self) -> None:
         """The welcome template (or plain text without one), then the bootstrap job."""
         tenant, message = self.tenant, self.message
@@ -274,6 +316,7 @@ class _Replies:
         else:
             name = f", {message.profile_name}" if message.profile_name else ""
             self.text(texts.WELCOME.format(restaurant=tenant.name, customer=name))
+        self.event(insight_events.WELCOME_SENT)
         payload = {
             "restaurant_id": tenant.id,
             "merchant_id": tenant.merchant_id,
@@ -306,9 +349,12 @@ class _Replies:
                 self.text(part)
             if composed.branch_id is not None:
                 conversation.branch_id = composed.branch_id
+            for kind, detail in reply_events(composed, intent, self.message.body):
+                self.event(kind, detail)
             return
         # Not cached (or earlier replies still waiting): a worker composes and sends it,
         # in order; the "last list shown" is already decided above.
+        self.event(insight_events.REPLY_DEFERRED)
         conversation.pending_replies += 1
         self.session.connection().execute(
             update(Message).where(Message.id == self.receipt.message_id).values(reply_intent=reply)
@@ -320,6 +366,19 @@ class _Replies:
             restaurant_id=self.tenant.id,
         )
         self.receipt.jobs.append(job)
+
+
+def reply_events(
+    composed: flow.Composed, intent: flow.Intent, body: str | None
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """Return the conversation events of a composed reply to a message with `body`."""
+    return insight_events.reply_events(
+        composed.shown,
+        category_id=composed.category_id,
+        branch_id=composed.branch_id,
+        unrecognised_text=body if flow.unrecognised(intent, body) else None,
+        stray_number=intent.kind == "number",
+    )
 
 
 def _upsert_customer(

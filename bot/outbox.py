@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.messenger import Messenger, Outgoing, Sent
 from bot.send_errors import SendFailure, Verdict, classify
+from insights import events as insight_events
 from store.models import Customer, Message, Restaurant
 from store.timeutil import utcnow
 
@@ -151,15 +152,19 @@ def record(
     *,
     retry_delay_ms: int,
     final: bool = False,
+    events: bool = True,
 ) -> list[int]:
     """Store the attempts' outcomes; return ids of rows that should be retried later.
 
-    Each outcome is one self-contained UPDATE, so `db` may be an autocommit connection.
+    Each outcome is one self-contained UPDATE, so `db` may be an autocommit connection
+    when every send succeeded; a row that failed for good also writes its
+    `delivery_failed` event, so give a transaction when some failed.
 
     Parameters:
       retry_delay_ms(int): When a retryable row becomes due again.
       final(bool): No retry will follow (the caller's retries are exhausted): retryable
         failures are recorded as `failed`.
+      events(bool): Write conversation events (`INSIGHT_EVENTS`).
     """
     now = utcnow()
     retry = []
@@ -200,10 +205,38 @@ def record(
             values["status"] = "queued"
             values["next_attempt_at"] = now + dt.timedelta(milliseconds=retry_delay_ms)
             retry.append(message_id)
-        db.execute(update(Message).where(Message.id == message_id).values(**values))
+        row = db.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(**values)
+            .returning(Message.restaurant_id, Message.customer_id, Message.conversation_id)
+        ).first()
+        if give_up and events and row is not None:
+            delivery_failed(_connection(db), *row, failure.code, now)
         if failure.verdict is Verdict.OPT_OUT and attempt.item.customer_id is not None:
             opt_out(db, attempt.item.customer_id, now)
     return retry
+
+
+def delivery_failed(
+    connection: Connection,
+    restaurant_id: str,
+    customer_id: int | None,
+    conversation_id: int | None,
+    error_code: str | None,
+    now: dt.datetime,
+) -> None:
+    """Write the `delivery_failed` event of an outbound message that failed for good."""
+    event = insight_events.Event(
+        restaurant_id,
+        customer_id,
+        conversation_id,
+        insight_events.DELIVERY_FAILED,
+        now,
+        {"errorCode": error_code},
+    )
+    insight_events.write(connection, [event])
+    insight_events.written(1)
 
 
 def mark_for_relay(db: Session | Connection, message_ids: list[int]) -> None:

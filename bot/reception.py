@@ -8,6 +8,7 @@ message is still handled: the database row lock still serialises the decision.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,6 +23,7 @@ from bot import jobs, outbox
 from bot.inbound import AllowanceRefused, InboundMessage, Inbox, Receipt
 from bot.messenger import Messenger
 from bot.tenants import Tenant
+from insights import events as insight_events
 from store.job_kinds import DELIVER_MESSAGE
 from store.redis import Keys
 from store.settings import Settings
@@ -71,6 +73,7 @@ class Reception:
       inbox(Inbox): Decides what a message does (inside a transaction).
       messenger(Messenger): Sends the claimed outbox rows (2 s timeout on the request path).
       broker(Broker): Where jobs are enqueued.
+      clock(Callable): The time a message is received at (the demo history injects one).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Reception:
         inbox: Inbox,
         messenger: Messenger,
         broker: dramatiq.Broker,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -92,12 +96,13 @@ class Reception:
         self.inbox = inbox
         self.messenger = messenger
         self.broker = broker
+        self.clock = clock
 
     def handle(self, tenant: Tenant, message: InboundMessage) -> Receipt:
         """Store and answer `message`; never raises for a send or enqueue failure."""
         with customer_lock(self.redis, self.keys, tenant.id, message.from_address):
             with self.sessions() as session:
-                now = utcnow()
+                now = self.clock()
                 try:
                     receipt = self.inbox.receive(session, tenant, message, now)
                 except AllowanceRefused:
@@ -107,6 +112,7 @@ class Reception:
                     session.rollback()
                     return receipt
                 session.commit()
+            insight_events.written(len(receipt.events))
             self.deliver(receipt)
         return receipt
 
@@ -117,9 +123,15 @@ class Reception:
         attempts = outbox.send(self.messenger, receipt.to_send)
         enqueued = jobs.enqueue(self.broker, receipt.jobs)
         delay = self.settings.queue_backoff_delay_ms
-        # Each outcome is its own UPDATE: no transaction needed (two round trips fewer).
-        with self.autocommit() as connection:
-            retry = outbox.record(connection, attempts, retry_delay_ms=delay)
+        # Each outcome is its own UPDATE: no transaction needed (two round trips fewer),
+        # unless a send failed for good: its row and its `delivery_failed` event commit
+        # together.
+        failed = any(attempt.failure is not None for attempt in attempts)
+        connect = self.sessions.begin if failed else self.autocommit
+        with connect() as connection:
+            retry = outbox.record(
+                connection, attempts, retry_delay_ms=delay, events=self.inbox.record_events
+            )
             jobs.mark_enqueued(connection, enqueued)
         if retry:
             restaurant_of = {item.message_id: item.restaurant_id for item in receipt.to_send}

@@ -40,6 +40,7 @@ from catalog.breaker import CircuitBreaker
 from catalog.client import CatalogClient
 from catalog.reader import CatalogReader
 from imports.feed import OrdersFeed
+from insights.narrator import Narrator
 from store.db import make_engine, make_read_engine, make_session_factory
 from store.disconnects import mark_written
 from store.redis import Keys, make_redis, unconfigured_redis
@@ -182,7 +183,10 @@ class Runtime:
 
         def build() -> Reception:
             inbox = Inbox(
-                MinuteAllowance(self.redis, self.keys), self.catalog_peek, self.alert_crossings
+                MinuteAllowance(self.redis, self.keys),
+                self.catalog_peek,
+                self.alert_crossings,
+                record_events=self.settings.insight_events,
             )
             return Reception(
                 self.settings,
@@ -248,6 +252,11 @@ class Runtime:
         return self._once("bootstrap", build)
 
     @property
+    def insights_narrator(self) -> Narrator:
+        """Return the optional insights narrator (`INSIGHTS_LLM_URL`) with its breaker."""
+        return self._once("insights_narrator", lambda: Narrator(self.settings, self.redis))
+
+    @property
     def bootstrap_limits(self) -> BootstrapLimits:
         """Return the bootstrap's concurrency and start-rate limits (shared through Redis)."""
         return self._once(
@@ -309,6 +318,8 @@ class Runtime:
         for client in ("catalog_client", "orders_client", "notifiers"):
             if client in shared:
                 shared[client].close()
+        if "insights_narrator" in shared:
+            shared["insights_narrator"].close()
         if "fetch_pool" in shared:
             shared["fetch_pool"].shutdown(wait=False, cancel_futures=True)
         if "redis" in self.__dict__:

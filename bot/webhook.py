@@ -86,5 +86,7 @@ def status_callback() -> Response:
     error_code = _text("ErrorCode").strip() or None
     bind_log_context(message_sid=sid)
     with current.transaction() as session:
-        delivery_status.apply(session, sid, status, error_code)
+        delivery_status.apply(
+            session, sid, status, error_code, record_events=current.settings.insight_events
+        )
     return Response(EMPTY_TWIML, mimetype="text/xml")

@@ -248,6 +248,8 @@ def main() -> None:
         service.prepare_environment()
         service.run_once(procfile["release"])
         seeded = service.run_once("flask --app bot demo seed")
+        # A few past days of conversations, so the demo's insights are not empty.
+        history = service.run_once("flask --app bot demo history")
         for name in LONG_RUNNING:
             service.start(name, procfile[name])
         url = f"http://{service.env['HOST']}:{service.env['PORT']}"
@@ -272,6 +274,13 @@ def main() -> None:
             f"  curl -H 'Authorization: Bearer {values['PAT']}' "
             f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' {url}/api/usage"
         )
+        say(history.strip() or "Demo history: none written")
+        say("Read the demo restaurant's conversation insights (last 7 days):")
+        say(
+            f"  curl -H 'Authorization: Bearer {values['PAT']}' "
+            f"-H 'X-Restaurant-Id: {values['Restaurant ID']}' {url}/api/insights"
+        )
+        say(f"  .venv/bin/flask --app bot insights show --restaurant {values['Restaurant ID']}")
         say(
             f"Commands run from {ROOT} in another terminal use this service's Redis, database"
             f" and catalog (recorded in {RECORD.relative_to(ROOT)} while it runs), e.g.:"

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actors import queues
 from bot import telemetry
 from bot.runtime import Runtime
+from insights.batches import batch_counts
 from store.job_kinds import declared_queues
 from store.jobs import job_stats
 from store.timeutil import iso_z, utcnow
@@ -66,6 +67,10 @@ def operations_snapshot(current: Runtime) -> dict[str, Any]:
         with current.read_transaction() as session:
             return job_stats(session)
 
+    def batches_by_status() -> dict[str, int]:
+        with current.read_transaction() as session:
+            return batch_counts(session)
+
     depths = read("queues", lambda: queue_depths(current))
     jobs = read("jobs", jobs_by_status)
     breakers = read("breakers", lambda: telemetry.breaker_states(current))
@@ -76,6 +81,7 @@ def operations_snapshot(current: Runtime) -> dict[str, Any]:
     )
     cache = read("cache", lambda: telemetry.cache_hit_rates(current))
     workers = read("workers", lambda: queues.heartbeats(broker))
+    batches = read("batches", batches_by_status)
     unavailable = read.unavailable
     return {
         "generatedAt": iso_z(utcnow()),
@@ -93,4 +99,5 @@ def operations_snapshot(current: Runtime) -> dict[str, Any]:
         ),
         "cache": cache,
         "workers": workers,
+        "batches": batches,
     }

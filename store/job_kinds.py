@@ -45,6 +45,7 @@ DELIVER_MESSAGE = job_kind("deliver_message", queue="delivery")
 SEND_DEFERRED_REPLIES = job_kind("send_deferred_replies", queue="replies")
 IMPORT_ORDERS = job_kind("import_orders", queue="imports")
 DELIVER_NOTIFICATION = job_kind("deliver_notification", queue="notifications")
+ANALYZE_BATCH = job_kind("analyze_batch", queue="insights")
 
 
 def declared_kinds() -> tuple[JobKind, ...]:

@@ -47,7 +47,40 @@ DEAD_LETTERS = Counter(
     registry=None,
 )
 
-PROCESS_METRICS = (WEBHOOK_SECONDS, TWILIO_SENDS, JOB_SECONDS, JOB_RETRIES, DEAD_LETTERS)
+# Conversation insights (SPEC §12). Unlabelled, so every process exports them from 0.
+INSIGHT_EVENTS_WRITTEN = Counter(
+    "restaurant_bot_insight_events_written",
+    "Conversation events committed (webhook, deferred replies, delivery failures).",
+    registry=None,
+)
+INSIGHT_BATCHES_SEALED = Counter(
+    "restaurant_bot_insight_batches_sealed",
+    "Event batches sealed (each gets one analysis job).",
+    registry=None,
+)
+INSIGHT_BATCHES_ANALYZED = Counter(
+    "restaurant_bot_insight_batches_analyzed",
+    "Event batches folded into the aggregates (a re-run that changed nothing is not counted).",
+    registry=None,
+)
+INSIGHT_ANALYSIS_SECONDS = Histogram(
+    "restaurant_bot_insight_analysis_seconds",
+    "Time to fold one batch into the aggregates.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=None,
+)
+
+PROCESS_METRICS = (
+    WEBHOOK_SECONDS,
+    TWILIO_SENDS,
+    JOB_SECONDS,
+    JOB_RETRIES,
+    DEAD_LETTERS,
+    INSIGHT_EVENTS_WRITTEN,
+    INSIGHT_BATCHES_SEALED,
+    INSIGHT_BATCHES_ANALYZED,
+    INSIGHT_ANALYSIS_SECONDS,
+)
 
 
 def start_at_zero(

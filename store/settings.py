@@ -78,6 +78,16 @@ class Settings:
     ops_webhook_url: str | None = None
     ops_webhook_secret: str | None = None
     alert_webhook_allow_private: bool = False
+    # Conversation insights (SPEC §12): events, their batches, the optional narrative.
+    insight_events: bool = True
+    event_retention_days: int = 90
+    insight_batch_events: int = 100
+    insight_batch_max_age_s: int = 600
+    insights_llm_url: str | None = None
+    insights_llm_model: str = "gpt-4o-mini"
+    insights_llm_api_key: str | None = None
+    insights_llm_breaker_failures: int = 5
+    insights_llm_breaker_cooldown_ms: int = 600_000
 
     log_level: str = "INFO"
     log_format: str = "text"
@@ -168,6 +178,19 @@ class Settings:
             ops_webhook_url=env.optional_url("OPS_WEBHOOK_URL", ("http", "https")),
             ops_webhook_secret=env.optional("OPS_WEBHOOK_SECRET"),
             alert_webhook_allow_private=env.flag("ALERT_WEBHOOK_ALLOW_PRIVATE"),
+            insight_events=env.choice("INSIGHT_EVENTS", "on", ("on", "off")) == "on",
+            event_retention_days=env.integer("EVENT_RETENTION_DAYS", 90, minimum=1),
+            insight_batch_events=env.integer("INSIGHT_BATCH_EVENTS", 100, minimum=1),
+            insight_batch_max_age_s=env.integer("INSIGHT_BATCH_MAX_AGE_S", 600, minimum=1),
+            insights_llm_url=env.optional_url("INSIGHTS_LLM_URL", ("http", "https")),
+            insights_llm_model=env.text("INSIGHTS_LLM_MODEL", "gpt-4o-mini"),
+            insights_llm_api_key=env.optional("INSIGHTS_LLM_API_KEY"),
+            insights_llm_breaker_failures=env.integer(
+                "INSIGHTS_LLM_BREAKER_FAILURES", 5, minimum=1
+            ),
+            insights_llm_breaker_cooldown_ms=env.integer(
+                "INSIGHTS_LLM_BREAKER_COOLDOWN_MS", 600_000, minimum=1
+            ),
             log_level=env.choice(
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
             ),

@@ -142,6 +142,15 @@ class SharedStateCollector(Collector):
                 lookups.add_metric([tier, "hit"], counts["hits"])
                 lookups.add_metric([tier, "miss"], counts["misses"])
             yield lookups
+        if snapshot["batches"] is not None:
+            batches = GaugeMetricFamily(
+                "restaurant_bot_insight_batches",
+                "Insight batches, by status (open: restaurants with events waiting).",
+                labels=["status"],
+            )
+            for status, count in snapshot["batches"].items():
+                batches.add_metric([status], count)
+            yield batches
         workers = snapshot["workers"]
         if workers is not None:
             alive = GaugeMetricFamily(

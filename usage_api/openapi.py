@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from usage_api import (
     openapi_alerts,
     openapi_imports,
+    openapi_insights,
     openapi_jobs,
     openapi_operators,
     openapi_usage,
@@ -29,6 +30,7 @@ PARTS: tuple[ModuleType, ...] = (
     openapi_jobs,
     openapi_operators,
     openapi_imports,
+    openapi_insights,
     openapi_alerts,
 )
 

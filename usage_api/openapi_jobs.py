@@ -103,7 +103,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "items": {
                     "type": "string",
-                    "enum": ["queues", "jobs", "breakers", "cache", "workers"],
+                    "enum": ["queues", "jobs", "breakers", "cache", "workers", "batches"],
                 },
             },
             "queues": {
@@ -123,6 +123,15 @@ SCHEMAS: dict[str, Any] = {
                 "type": ["array", "null"],
                 "description": "broker heartbeats (Redis broker; null on RabbitMQ)",
                 "items": {"type": "object"},
+            },
+            "batches": {
+                "oneOf": [
+                    strict(
+                        "Insight batches by status (open: restaurants with events waiting).",
+                        {"open": COUNT, "sealed": COUNT, "analyzed": COUNT},
+                    ),
+                    {"type": "null"},
+                ]
             },
         },
     ),

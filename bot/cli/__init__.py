@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
         database,
         dead_letters,
         demo,
+        insights,
         order_imports,
         restaurants,
         simulate,
@@ -29,3 +30,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(dead_letters.dead_letters)
     app.cli.add_command(order_imports.order_imports)
     app.cli.add_command(alerts.alerts)
+    app.cli.add_command(insights.insights)
+    app.cli.add_command(insights.batches_group)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from bot.cli.common import Group, command_transaction
+from bot.cli.common import Group, WholeNumber, command_transaction, fail
 from bot.context import runtime
+from bot.demo_history import write_history
+from catalog.errors import CatalogError
 from store import credentials
 from store.models import ApiKey, PersonalAccessToken, Restaurant
 from store.restaurants import create_restaurant, update_restaurant
@@ -65,3 +67,36 @@ def seed() -> None:
     click.echo(f"WhatsApp number: {DEMO_NUMBER}")
     click.echo(f"PAT: {pat.secret}")
     click.echo(f"Admin key: {key.secret}")
+
+
+@demo.command(
+    "history",
+    help="Give the demo restaurant a few past days of conversations, through the real "
+    "inbound code, then seal and analyze them (idempotent).",
+)
+@click.option("--days", type=WholeNumber(1, 60), default=7, show_default=True)
+@with_appcontext
+def history(days: int) -> None:
+    """Write the demo history; print what was written."""
+    current = runtime()
+    tenant = current.tenants.by_id(DEMO_RESTAURANT_ID)
+    if tenant is None:
+        fail("no demo restaurant: run `flask --app bot demo seed` first")
+        return
+
+    def warm() -> None:
+        categories = current.catalog.categories(tenant.merchant_id)
+        current.catalog.branches(tenant.merchant_id)
+        for category in categories:
+            current.catalog.products(tenant.merchant_id, str(category["id"]))
+
+    try:
+        result = write_history(current, tenant, days=days, warm=warm)
+    except CatalogError as error:
+        # The history needs the menu; without it the demo still runs, with no history.
+        click.echo(f"demo history skipped: the catalog is unavailable ({error})", err=True)
+        return
+    click.echo(
+        f"Demo history: {result.messages} messages over {result.days} new day(s) "
+        f"({result.skipped_days} already there), {result.batches} batch(es) analyzed"
+    )

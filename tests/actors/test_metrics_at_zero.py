@@ -50,6 +50,7 @@ def test_job_retries_and_dead_letters_of_every_actor_are_0_before_any_job_ran(
         "send_deferred_replies",
         "deliver_notification",
         "import_orders",
+        "analyze_batch",
     }
     assert actors == {kind.actor for kind in declared_kinds()}
     for actor in actors:

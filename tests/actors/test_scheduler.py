@@ -51,11 +51,12 @@ def test_two_schedulers_run_each_tick_of_a_job_once(runtime_in_use):
     assert len(runs) == len(set(runs))  # never two runs in one tick
 
 
-def test_the_scheduler_runs_recovery_relay_and_cleanup():
+def test_the_scheduler_runs_recovery_relay_sealing_and_cleanup():
     assert {ticks.name: ticks.every_s for ticks in periodic_jobs()} == {
         "recover": 5,
         "relay": 5,
         "stranded": 60,
+        "seal_batches": 20,
         "cleanup": 3600,
         "alerts-pace": 3600,
         "alerts-operator": 60,

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 import alerts.models  # noqa: F401  (its tables too)
 import imports.models  # noqa: F401  (their tables are emptied too)
+import insights.models  # noqa: F401  (their tables are emptied too)
 import operations.models  # noqa: F401  (their tables are emptied too)
 import signin.models  # noqa: F401
 from store.db import make_engine, normalize_database_url

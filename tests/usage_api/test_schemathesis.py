@@ -39,11 +39,14 @@ def current_app(environ, start_response):
 # Operations whose 400 depends on the credential, which a schema cannot express (an
 # accepted answer to "valid" data there): `GET /api/usage`'s limit/offset are documented as
 # any text, because a PAT call ignores them (SPEC §8) while an API key call answers 400 to
-# text that is not a number; the alert endpoints' `restaurantId` and `POST /api/imports`'s
-# are optional for a PAT and required (400 `missing_restaurant_id`) for an API key.
+# text that is not a number; the alert endpoints' `restaurantId`, `POST /api/imports`'s and
+# `GET /api/insights`' are optional for a PAT and required (400 `missing_restaurant_id`) for
+# an API key; and insights' `from` may not be after `to` nor 366 days before it (a rule on
+# two parameters together, which JSON Schema cannot say either).
 CREDENTIAL_DEPENDENT_400 = (
     "listUsage",
     "startOrderImport",
+    "getInsights",
     "getAlerts",
     "replaceAlertRules",
     "addAlertChannel",
