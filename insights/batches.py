@@ -18,25 +18,24 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import dramatiq
 from sqlalchemy import delete, exists, func, literal, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import jobs
-from insights.models import ANALYZED, OPEN, SEALED, ConversationEvent, InsightBatch
+from insights.models import OPEN, SEALED, ConversationEvent, InsightBatch
 from store.dialects import upsert_for
 from store.job_kinds import ANALYZE_BATCH
 from store.metrics import INSIGHT_BATCHES_SEALED
 from store.models import Job
-from store.timeutil import iso_z
 
 logger = logging.getLogger(__name__)
 
-_waiting = ConversationEvent.batch_id.is_(None)
+# A restaurant's open batch: its events not yet in a batch.
+WAITING = ConversationEvent.batch_id.is_(None)
 
 
 class BatchNotFound(LookupError):
@@ -45,14 +44,6 @@ class BatchNotFound(LookupError):
 
 class BatchStillOpen(ValueError):
     """An open batch cannot be analyzed: it is still taking events."""
-
-
-@dataclass(frozen=True)
-class BatchFilters:
-    """Which batches a list shows; None means any."""
-
-    status: str | None = None
-    restaurant_id: str | None = None
 
 
 def ensure_open(session: Session, restaurant_id: str | None = None) -> None:
@@ -66,7 +57,7 @@ def ensure_open(session: Session, restaurant_id: str | None = None) -> None:
         )
         .correlate(ConversationEvent)
     )
-    conditions = [_waiting, ~exists(open_row)]
+    conditions = [WAITING, ~exists(open_row)]
     if restaurant_id is not None:
         conditions.append(ConversationEvent.restaurant_id == restaurant_id)
     waiting = (
@@ -100,7 +91,7 @@ def waiting_restaurants(
 ) -> list[str]:
     """Return the restaurants with waiting events; with `min_events`/`oldest_before`, only
     those holding at least that many or waiting since before then (either suffices)."""
-    query = select(ConversationEvent.restaurant_id).where(_waiting)
+    query = select(ConversationEvent.restaurant_id).where(WAITING)
     if restaurant_id is not None:
         query = query.where(ConversationEvent.restaurant_id == restaurant_id)
     query = query.group_by(ConversationEvent.restaurant_id)
@@ -135,7 +126,7 @@ def seal_restaurant(session: Session, restaurant_id: str, now: dt.datetime) -> S
         return None
     taken = session.execute(
         update(ConversationEvent)
-        .where(ConversationEvent.restaurant_id == restaurant_id, _waiting)
+        .where(ConversationEvent.restaurant_id == restaurant_id, WAITING)
         .values(batch_id=batch_id)
         .returning(ConversationEvent.occurred_at),
         execution_options={"synchronize_session": False},
@@ -221,7 +212,16 @@ def seal_now(
     return seal(sessions, broker, due, now)
 
 
-def request_analysis(session: Session, batch_id: int) -> Job:
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """An analysis job just written, and the status its batch had (`analyzed`: the job
+    will run and change nothing)."""
+
+    job: Job
+    status: str
+
+
+def request_analysis(session: Session, batch_id: int) -> AnalysisRequest:
     """Write an `analyze_batch` job for a sealed or analyzed batch (an analyzed one's
     changes nothing); enqueue it after commit.
 
@@ -249,7 +249,7 @@ def request_analysis(session: Session, batch_id: int) -> Job:
         session.execute(
             update(InsightBatch).where(InsightBatch.id == batch_id).values(job_id=job.id)
         )
-    return job
+    return AnalysisRequest(job, status)
 
 
 def enqueue_jobs(sessions: sessionmaker[Session], broker: dramatiq.Broker, job: Job) -> None:
@@ -264,73 +264,3 @@ def _enqueue(sessions: sessionmaker[Session], broker: dramatiq.Broker, pending: 
     if enqueued:
         with sessions() as session, session.begin():
             jobs.mark_enqueued(session, enqueued)
-
-
-def batch_page(
-    session: Session, filters: BatchFilters, *, limit: int, offset: int
-) -> tuple[int, list[dict[str, Any]]]:
-    """Return the number of matching batches and one page of them as the API shows them,
-    newest first; an open batch's `events` is what waits now. Three statements."""
-    conditions = []
-    if filters.status is not None:
-        conditions.append(InsightBatch.status == filters.status)
-    if filters.restaurant_id is not None:
-        conditions.append(InsightBatch.restaurant_id == filters.restaurant_id)
-    total = session.scalar(select(func.count()).select_from(InsightBatch).where(*conditions))
-    rows = session.scalars(
-        select(InsightBatch)
-        .where(*conditions)
-        .order_by(InsightBatch.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    waiting = _waiting_counts(session, sorted({b.restaurant_id for b in rows if b.status == OPEN}))
-    items = [
-        batch_json(b, waiting.get(b.restaurant_id, 0) if b.status == OPEN else b.events)
-        for b in rows
-    ]
-    return total or 0, items
-
-
-def _waiting_counts(session: Session, restaurant_ids: Sequence[str]) -> dict[str, int]:
-    if not restaurant_ids:
-        return {}
-    rows = session.execute(
-        select(ConversationEvent.restaurant_id, func.count())
-        .where(_waiting, ConversationEvent.restaurant_id.in_(restaurant_ids))
-        .group_by(ConversationEvent.restaurant_id)
-    ).all()
-    return {restaurant_id: count for restaurant_id, count in rows}
-
-
-def batch_json(batch: InsightBatch, events: int) -> dict[str, Any]:
-    """Return the API's batch object (SPEC §12)."""
-    return {
-        "id": batch.id,
-        "restaurantId": batch.restaurant_id,
-        "status": batch.status,
-        "events": events,
-        "createdAt": iso_z(batch.created_at),
-        "sealedAt": iso_z(batch.sealed_at),
-        "analyzedAt": iso_z(batch.analyzed_at),
-        "jobId": batch.job_id,
-    }
-
-
-def batch_counts(session: Session) -> dict[str, int]:
-    """Return how many batches are open (restaurants with waiting events), sealed and
-    analyzed."""
-    counts = dict.fromkeys((OPEN, SEALED, ANALYZED), 0)
-    for status, count in session.execute(
-        select(InsightBatch.status, func.count())
-        .where(InsightBatch.status != OPEN)
-        .group_by(InsightBatch.status)
-    ).all():
-        counts[status] = count
-    counts[OPEN] = (
-        session.scalar(
-            select(func.count(func.distinct(ConversationEvent.restaurant_id))).where(_waiting)
-        )
-        or 0
-    )
-    return counts

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actors import queues
 from bot import telemetry
 from bot.runtime import Runtime
-from insights.batches import batch_counts
+from insights.batch_reads import batch_counts
 from store.job_kinds import declared_queues
 from store.jobs import job_stats
 from store.timeutil import iso_z, utcnow

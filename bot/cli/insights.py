@@ -2,7 +2,7 @@
 
 `insights show` prints what `GET /api/insights` answers, as a summary readable in a
 terminal (the same `insights.report.build_report`); `batches seal` seals what waits now
-and enqueues the analyses, like `POST /api/admin/batches/seal`.
+and enqueues the analyses, like `POST /api/admin/batches/seal` (audited as done by `cli`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask.cli import with_appcontext
 
 from bot.cli.common import Group, fail
 from bot.context import runtime
-from insights import batches
+from insights import batch_operations
 from insights.findings import WEEKDAYS
 from insights.report import build_report, subject_of
 from store.periods import PeriodError, parse_period
@@ -70,12 +70,12 @@ def batches_group() -> None:
 @with_appcontext
 def seal(restaurant_id: str | None) -> None:
     """Seal now; print the sealed batch ids."""
-    current = runtime()
-    if restaurant_id is not None:
-        with current.read_transaction() as session:
-            if subject_of(session, restaurant_id) is None:
-                fail(f"no restaurant with id {restaurant_id!r}")
-    sealed = batches.seal_now(current.sessions, current.broker, utcnow(), restaurant_id)
+    try:
+        sealed = batch_operations.seal_waiting(
+            runtime(), utcnow(), restaurant_id=restaurant_id, by="cli"
+        )
+    except batch_operations.UnknownRestaurant:
+        fail(f"no restaurant with id {restaurant_id!r}")
     if not sealed:
         click.echo("nothing waiting: no batch sealed")
         return

@@ -1,0 +1,136 @@
+"""Reading batches (SPEC §12): the admin list, counts by status — what the JSON API, the
+dashboard's Batches page and the operations snapshot show. Each a fixed number of
+statements, whatever the number of batches or events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from insights.batches import WAITING
+from insights.models import ANALYZED, OPEN, SEALED, ConversationEvent, InsightBatch
+from store.timeutil import iso_z
+
+
+@dataclass(frozen=True)
+class BatchFilters:
+    """Which batches a list shows; None means any."""
+
+    status: str | None = None
+    restaurant_id: str | None = None
+
+
+def batch_page(
+    session: Session, filters: BatchFilters, *, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Return the number of matching batches and one page of them as the API shows them,
+    newest first; an open batch's `events` is what waits now. Three statements."""
+    conditions = []
+    if filters.status is not None:
+        conditions.append(InsightBatch.status == filters.status)
+    if filters.restaurant_id is not None:
+        conditions.append(InsightBatch.restaurant_id == filters.restaurant_id)
+    total = session.scalar(select(func.count()).select_from(InsightBatch).where(*conditions))
+    rows = session.scalars(
+        select(InsightBatch)
+        .where(*conditions)
+        .order_by(InsightBatch.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    waiting = _waiting_counts(session, sorted({b.restaurant_id for b in rows if b.status == OPEN}))
+    items = [
+        batch_json(b, waiting.get(b.restaurant_id, 0) if b.status == OPEN else b.events)
+        for b in rows
+    ]
+    return total or 0, items
+
+
+def _waiting_counts(session: Session, restaurant_ids: Sequence[str]) -> dict[str, int]:
+    if not restaurant_ids:
+        return {}
+    rows = session.execute(
+        select(ConversationEvent.restaurant_id, func.count())
+        .where(WAITING, ConversationEvent.restaurant_id.in_(restaurant_ids))
+        .group_by(ConversationEvent.restaurant_id)
+    ).all()
+    return {restaurant_id: count for restaurant_id, count in rows}
+
+
+def batch_json(batch: InsightBatch, events: int) -> dict[str, Any]:
+    """Return the API's batch object (SPEC §12)."""
+    return {
+        "id": batch.id,
+        "restaurantId": batch.restaurant_id,
+        "status": batch.status,
+        "events": events,
+        "createdAt": iso_z(batch.created_at),
+        "sealedAt": iso_z(batch.sealed_at),
+        "analyzedAt": iso_z(batch.analyzed_at),
+        "jobId": batch.job_id,
+    }
+
+
+def batch_counts(session: Session) -> dict[str, int]:
+    """Return how many batches are open (restaurants with waiting events), sealed and
+    analyzed. Two statements."""
+    counts = _counts_by_status(session, None)
+    counts[OPEN] = _waiting_totals(session, None)[0]
+    return counts
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    """Batches of one status and the events they hold (None: not counted)."""
+
+    batches: int
+    events: int | None
+
+
+def batch_summary(session: Session, restaurant_id: str | None = None) -> dict[str, StatusSummary]:
+    """Return, per status, how many batches there are and the events waiting in them:
+    open — restaurants with waiting events and those events; sealed — batches and events
+    waiting for their analysis; analyzed — batches (their events are not summed: that
+    would read every batch ever kept). Of every restaurant, or one. Three statements."""
+    counts = _counts_by_status(session, restaurant_id)
+    restaurants, waiting = _waiting_totals(session, restaurant_id)
+    sealed_events = session.scalar(
+        select(func.coalesce(func.sum(InsightBatch.events), 0)).where(
+            InsightBatch.status == SEALED, *_of_restaurant(restaurant_id)
+        )
+    )
+    return {
+        OPEN: StatusSummary(restaurants, waiting),
+        SEALED: StatusSummary(counts[SEALED], int(sealed_events or 0)),
+        ANALYZED: StatusSummary(counts[ANALYZED], None),
+    }
+
+
+def _of_restaurant(restaurant_id: str | None) -> list[Any]:
+    return [] if restaurant_id is None else [InsightBatch.restaurant_id == restaurant_id]
+
+
+def _counts_by_status(session: Session, restaurant_id: str | None) -> dict[str, int]:
+    counts = dict.fromkeys((OPEN, SEALED, ANALYZED), 0)
+    for status, count in session.execute(
+        select(InsightBatch.status, func.count())
+        .where(InsightBatch.status != OPEN, *_of_restaurant(restaurant_id))
+        .group_by(InsightBatch.status)
+    ).all():
+        counts[status] = count
+    return counts
+
+
+def _waiting_totals(session: Session, restaurant_id: str | None) -> tuple[int, int]:
+    """Return the restaurants with waiting events and how many events wait."""
+    query = select(func.count(func.distinct(ConversationEvent.restaurant_id)), func.count()).where(
+        WAITING
+    )
+    if restaurant_id is not None:
+        query = query.where(ConversationEvent.restaurant_id == restaurant_id)
+    restaurants, events = session.execute(query).one()
+    return int(restaurants or 0), int(events or 0)
