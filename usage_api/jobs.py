@@ -3,10 +3,13 @@
 `GET /api/jobs/<id>` and `GET /api/jobs` take an admin key or a restaurant's PAT (same
 headers and checks as the usage API); another restaurant's job is `404` to a PAT, as if
 it did not exist. `GET /api/admin/jobs` and `GET /api/admin/jobs/stats` are for admins.
+The lists take `status`, `actor` and a creation time window, `after` (inclusive) and
+`before` (exclusive): ISO 8601 as the dead-letter filters take it, anything else `400`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from flask import Blueprint, jsonify, request
@@ -15,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.context import runtime
 from bot.errors import ApiError
+from operations.dead_letter_index import FilterError, parse_time
 from store.jobs import JOB_STATES, JobFilters, get_job, job_json, job_page, job_stats
 from usage_api.auth import require_admin, require_owner_or_admin
 from usage_api.clock import request_now
@@ -48,7 +52,8 @@ def list_jobs() -> ResponseReturnValue:
 
 @bp.get("/admin/jobs")
 def admin_jobs() -> ResponseReturnValue:
-    """Answer an admin with a page of every job, filtered by status, restaurant and actor."""
+    """Answer an admin with a page of every job, filtered by status, restaurant, actor and
+    creation time."""
     with runtime().read_transaction() as session:
         require_admin(session)
         return _page_of_jobs(session, restaurant_id=request.args.get("restaurant") or None)
@@ -79,4 +84,19 @@ def _filters(args: Mapping[str, str], *, restaurant_id: str | None) -> JobFilter
         # PostgreSQL cannot compare text with NUL; no restaurant or actor name has one.
         if value is not None and "\x00" in value:
             raise ApiError(400, "invalid_parameter", f"{name} must not contain NUL characters")
-    return JobFilters(restaurant_id=restaurant_id, status=status, actor=actor)
+    return JobFilters(
+        restaurant_id=restaurant_id,
+        status=status,
+        actor=actor,
+        created_after=_time(args, "after"),
+        created_before=_time(args, "before"),
+    )
+
+
+def _time(args: Mapping[str, str], name: str) -> dt.datetime | None:
+    """Return a time filter (ISO 8601 with an offset, or a date: midnight UTC); None when
+    absent or empty, as the dead-letter filters take it."""
+    try:
+        return parse_time(name, args.get(name) or None)
+    except FilterError as error:
+        raise ApiError(400, "invalid_parameter", str(error)) from None

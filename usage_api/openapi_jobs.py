@@ -13,6 +13,7 @@ from usage_api.openapi_schema import (
     NULLABLE_TEXT,
     OWNER_OR_ADMIN,
     PAGE_PARAMETERS,
+    TIME_OR_DATE,
     TIMESTAMP,
     json_content,
     ref,
@@ -144,6 +145,19 @@ SCHEMAS: dict[str, Any] = {
 _FILTERS = [
     {"name": "status", "in": "query", "schema": _STATUS},
     {"name": "actor", "in": "query", "schema": _NAME},
+    {
+        "name": "after",
+        "in": "query",
+        "description": "created at or after this time: ISO 8601 with an offset, or a date"
+        " (midnight UTC); empty means any; anything else is 400",
+        "schema": {"anyOf": TIME_OR_DATE, "examples": ["2025-10-20T15:30:00Z"]},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "description": "created before this time (as `after`)",
+        "schema": {"anyOf": TIME_OR_DATE, "examples": ["2025-10-21T00:00:00Z"]},
+    },
 ]
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -179,6 +193,8 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "listAllJobs",
             "summary": "Every job, filtered (API key only)",
+            "description": "Newest first; by status, actor, restaurant and a window of creation"
+            " times (`after` inclusive, `before` exclusive).",
             "security": ADMIN,
             "parameters": [
                 *PAGE_PARAMETERS,

@@ -92,7 +92,7 @@ PAGE_PARAMETERS = [
 ]
 # The dead-letter filter (SPEC §14): query parameters of the list, keys of a bulk "filter".
 # An empty value means "any" (what an HTML form sends for a field left blank).
-_TIME_OR_DATE = [
+TIME_OR_DATE = [
     {"type": "string", "format": "date-time"},
     {"type": "string", "format": "date"},
     {"type": "string", "maxLength": 0},
@@ -108,13 +108,13 @@ DEAD_LETTER_FILTER_SCHEMAS: dict[str, Any] = {
         " TwilioError:63016",
     },
     "after": {
-        "anyOf": _TIME_OR_DATE,
+        "anyOf": TIME_OR_DATE,
         "description": "dead-lettered at or after (an ISO 8601 time with offset, or a date:"
         " midnight UTC)",
         "examples": ["2025-10-20T15:30:00Z"],
     },
     "before": {
-        "anyOf": _TIME_OR_DATE,
+        "anyOf": TIME_OR_DATE,
         "description": "dead-lettered before (as `after`)",
         "examples": ["2025-10-21T00:00:00Z"],
     },

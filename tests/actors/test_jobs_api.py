@@ -125,3 +125,59 @@ def test_job_stats_count_by_status_and_actor_and_age_the_oldest_queued_job(
     assert stats["byActor"] == {"slow_job": {"queued": 1}, "flaky_job": {"queued": 1}}
     assert stats["oldestQueued"]["ageSeconds"] >= 0
     assert stats["oldestQueued"]["createdAt"].endswith("Z")
+
+
+def test_jobs_are_filtered_by_creation_time_and_a_malformed_time_is_refused(
+    live_client, tenants, live_runtime
+):
+    import datetime as dt
+    import uuid
+
+    from store.models import Job
+
+    start = dt.datetime(2025, 10, 20, 10, 0, tzinfo=dt.UTC)
+    with live_runtime.transaction() as session:
+        session.execute(
+            Job.__table__.insert(),
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "actor": "slow_job",
+                    "queue": "test-slow",
+                    "restaurant_id": "r1",
+                    "status": "succeeded",
+                    "created_at": start + dt.timedelta(hours=hours),
+                    "updated_at": start + dt.timedelta(hours=hours),
+                }
+                for hours in (0, 2, 4)  # 10:00, 12:00 and 14:00 UTC
+            ],
+        )
+
+    def created(path, query, headers=tenants["admin"]):
+        answer = live_client.get(f"{path}?{query}", headers=headers)
+        assert answer.status_code == 200, answer.get_json()
+        return sorted(job["createdAt"][11:16] for job in answer.get_json()["data"])
+
+    admin = "/api/admin/jobs"
+    assert created(admin, "after=2025-10-20T12:00:00Z") == ["12:00", "14:00"]  # inclusive
+    assert created(admin, "before=2025-10-20T12:00:00Z") == ["10:00"]  # exclusive
+    assert created(admin, "after=2025-10-20T14:30:00%2B03:00&before=2025-10-20T13:00Z") == [
+        "12:00"
+    ]
+    assert created(admin, "after=2025-10-20&before=2025-10-21") == ["10:00", "12:00", "14:00"]
+    assert created(admin, "after=&before=") == ["10:00", "12:00", "14:00"]  # empty: any
+    assert created(admin, "after=2025-10-20T13:00:00.5z&restaurant=r1") == ["14:00"]
+    assert created("/api/jobs", "before=2025-10-20T11:00Z", tenants["r1"]) == ["10:00"]
+    assert created("/api/jobs", "after=2025-10-20T11:00Z", tenants["r2"]) == []
+    for query in (
+        "after=yesterday",
+        "before=2025-13-45",
+        "after=1760954400",
+        "before=2025-10-20 10:00",
+        "after=2025-10-20T10:00:00%2B0300",
+    ):
+        answer = live_client.get(f"{admin}?{query}", headers=tenants["admin"])
+        assert answer.status_code == 400, query
+        error = answer.get_json()["error"]
+        assert error["code"] == "invalid_parameter"
+        assert "ISO 8601" in error["message"], query
