@@ -1,7 +1,8 @@
 """The dashboard (SPEC §14): web pages for operators and restaurant owners.
 
 Pages only: every figure comes from the same domain functions as the JSON API (the
-usage read model, the job read model, the dead-letter index, the operations snapshot).
+usage read model, the job read model, the dead-letter index, the operations snapshot,
+the insight batches).
 Rendered on the server; a little JavaScript only polls job progress.
 """
 
@@ -12,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from dashboard import (
     auth_views,
+    batch_views,
     breaker_views,
     dead_letter_views,
     formatting,
@@ -30,6 +32,7 @@ VIEW_MODULES = (
     restaurant_views,
     job_views,
     dead_letter_views,
+    batch_views,
     breaker_views,
     owner_views,
 )

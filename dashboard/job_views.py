@@ -1,4 +1,5 @@
-"""Jobs: filter by status, actor, restaurant and time; progress refreshed while they run.
+"""Jobs: filter by status, actor, restaurant and time (or one job: `?job=<id>`, where other
+pages link); progress refreshed while they run.
 
 The page and the JSON it polls every 2 s (`jobs.json`, same arguments) read the same
 page of the same function as the API (`store.jobs.job_page`).
@@ -52,6 +53,7 @@ def job_list() -> ResponseReturnValue:
         zones=zones,
         after=form_time_text(filters.created_after),
         before=form_time_text(filters.created_before),
+        retention_days=runtime().settings.job_retention_days,
     )
 
 
@@ -82,4 +84,5 @@ def _filters(args: Mapping[str, str]) -> JobFilters:
         restaurant_id=form_text(args, "restaurant"),
         created_after=form_time(args, "after"),
         created_before=form_time(args, "before"),
+        job_ids=(job,) if (job := form_text(args, "job")) else None,
     )

@@ -78,9 +78,7 @@ def batch_json(batch: InsightBatch, events: int) -> dict[str, Any]:
 def batch_counts(session: Session) -> dict[str, int]:
     """Return how many batches are open (restaurants with waiting events), sealed and
     analyzed. Two statements."""
-    counts = _counts_by_status(session, None)
-    counts[OPEN] = _waiting_totals(session, None)[0]
-    return counts
+    return {status: counted.batches for status, counted in batch_summary(session).items()}
 
 
 @dataclass(frozen=True)
@@ -95,17 +93,12 @@ def batch_summary(session: Session, restaurant_id: str | None = None) -> dict[st
     """Return, per status, how many batches there are and the events waiting in them:
     open — restaurants with waiting events and those events; sealed — batches and events
     waiting for their analysis; analyzed — batches (their events are not summed: that
-    would read every batch ever kept). Of every restaurant, or one. Three statements."""
+    would read every batch ever kept). Of every restaurant, or one. Two statements."""
     counts = _counts_by_status(session, restaurant_id)
-    restaurants, waiting = _waiting_totals(session, restaurant_id)
-    sealed_events = session.scalar(
-        select(func.coalesce(func.sum(InsightBatch.events), 0)).where(
-            InsightBatch.status == SEALED, *_of_restaurant(restaurant_id)
-        )
-    )
+    restaurants, waiting, sealed_events = _waiting_totals(session, restaurant_id)
     return {
         OPEN: StatusSummary(restaurants, waiting),
-        SEALED: StatusSummary(counts[SEALED], int(sealed_events or 0)),
+        SEALED: StatusSummary(counts[SEALED], sealed_events),
         ANALYZED: StatusSummary(counts[ANALYZED], None),
     }
 
@@ -125,12 +118,18 @@ def _counts_by_status(session: Session, restaurant_id: str | None) -> dict[str, 
     return counts
 
 
-def _waiting_totals(session: Session, restaurant_id: str | None) -> tuple[int, int]:
-    """Return the restaurants with waiting events and how many events wait."""
-    query = select(func.count(func.distinct(ConversationEvent.restaurant_id)), func.count()).where(
-        WAITING
+def _waiting_totals(session: Session, restaurant_id: str | None) -> tuple[int, int, int]:
+    """Return the restaurants with waiting events, how many events wait, and how many are
+    in sealed batches (waiting for their analysis)."""
+    in_sealed = select(func.coalesce(func.sum(InsightBatch.events), 0)).where(
+        InsightBatch.status == SEALED, *_of_restaurant(restaurant_id)
     )
+    query = select(
+        func.count(func.distinct(ConversationEvent.restaurant_id)),
+        func.count(),
+        in_sealed.scalar_subquery(),
+    ).where(WAITING)
     if restaurant_id is not None:
         query = query.where(ConversationEvent.restaurant_id == restaurant_id)
-    restaurants, events = session.execute(query).one()
-    return int(restaurants or 0), int(events or 0)
+    restaurants, events, sealed = session.execute(query).one()
+    return int(restaurants or 0), int(events or 0), int(sealed or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,19 @@ class JobFilters:
     # Created at or after / before (the dashboard's time filter).
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
+    # Only these jobs (a link to one job; the jobs of a page of batches).
+    job_ids: tuple[str, ...] | None = None
 
 
 def get_job(session: Session, job_id: str) -> Job | None:
     """Return job `job_id`, or None."""
     return session.get(Job, job_id)
+
+
+def jobs_by_id(session: Session, job_ids: Collection[str]) -> dict[str, Job]:
+    """Return these jobs by id (ids of no job left out). One statement, even for none."""
+    found = session.scalars(select(Job).where(Job.id.in_(sorted(job_ids)))).all()
+    return {job.id: job for job in found}
 
 
 def job_page(
@@ -56,6 +65,8 @@ def job_page(
         conditions.append(Job.created_at >= filters.created_after)
     if filters.created_before is not None:
         conditions.append(Job.created_at < filters.created_before)
+    if filters.job_ids is not None:
+        conditions.append(Job.id.in_(filters.job_ids))
     if count_limit is None:
         counted = select(func.count()).select_from(Job).where(*conditions)
     else:

@@ -206,3 +206,11 @@ def timezones_of(session: Session, restaurant_ids: Sequence[str]) -> dict[str, s
         return {}
     query = select(Restaurant.id, Restaurant.timezone).where(Restaurant.id.in_(restaurant_ids))
     return {restaurant_id: timezone for restaurant_id, timezone in session.execute(query)}
+
+
+def names_of(session: Session, restaurant_ids: Sequence[str]) -> dict[str, str]:
+    """Return the name of each of these restaurants (unknown ids left out)."""
+    if not restaurant_ids:
+        return {}
+    query = select(Restaurant.id, Restaurant.name).where(Restaurant.id.in_(restaurant_ids))
+    return {restaurant_id: name for restaurant_id, name in session.execute(query)}

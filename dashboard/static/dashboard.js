@@ -1,5 +1,6 @@
 // restaurant-bot dashboard: the only script. Pages work without it; it only refreshes the
-// progress of jobs that are queued or running, every 2 seconds, from the page's own JSON.
+// progress of jobs that are queued or running, every 2 seconds, from the page's own JSON
+// (and, on the Batches page, the status of the batches those jobs analyze).
 (function () {
   "use strict";
   var POLL_MS = 2000;
@@ -32,6 +33,24 @@
     if (error) { error.textContent = job.error || ""; }
   }
 
+  function updateBatch(row, batch) {
+    var status = row.querySelector("[data-batch-status]");
+    if (status) {
+      status.textContent = batch.status;
+      status.className = "status status-" + batch.status;
+    }
+    var analyzed = row.querySelector("[data-analyzed-at]");
+    if (analyzed && batch.analyzedAt && !analyzed.querySelector("time")) {
+      var time = document.createElement("time");
+      time.setAttribute("datetime", batch.analyzedAt);
+      time.textContent = batch.analyzedAt.slice(0, 16).replace("T", " ");
+      analyzed.textContent = "";
+      analyzed.appendChild(time);
+    }
+    var hint = row.querySelector("[data-rerun-hint]");
+    if (hint) { hint.hidden = batch.status !== "analyzed"; }
+  }
+
   function unfinished(table) {
     var rows = table.querySelectorAll("tr[data-job]");
     for (var i = 0; i < rows.length; i++) {
@@ -55,6 +74,10 @@
         body.data.forEach(function (job) {
           var row = table.querySelector('tr[data-job="' + job.id + '"]');
           if (row) { update(row, job); }
+        });
+        (body.batches || []).forEach(function (batch) {
+          var row = table.querySelector('tr[data-batch="' + batch.id + '"]');
+          if (row) { updateBatch(row, batch); }
         });
         if (note) { note.textContent = "Updated " + new Date().toLocaleTimeString(); }
         window.setTimeout(function () { poll(table); }, POLL_MS);

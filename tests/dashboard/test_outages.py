@@ -4,7 +4,11 @@ import pytest
 
 from bot import create_app
 from bot.runtime import Runtime
-from tests.dashboard.conftest import sign_in
+from insights.models import InsightBatch
+from store.models import Job
+from tests.dashboard.conftest import csrf_of, sign_in
+from tests.insights.conftest import messages
+from tests.usage_api.conftest import NOW
 
 
 @pytest.fixture
@@ -39,14 +43,28 @@ def test_the_overview_shows_what_it_can_and_names_redis(without_redis):
     assert "Jobs finished per hour" in page  # read from the database
 
 
-@pytest.mark.parametrize("path", ["/dashboard/admin/restaurants", "/dashboard/admin/jobs"])
+@pytest.mark.parametrize(
+    "path", ["/dashboard/admin/restaurants", "/dashboard/admin/jobs", "/dashboard/admin/batches"]
+)
 def test_pages_of_the_database_alone_still_work_without_redis(without_redis, path):
     assert without_redis.get(path).status_code == 200
 
 
+def test_seal_now_without_redis_seals_and_leaves_the_analysis_to_the_relay(
+    without_redis, db_session
+):
+    messages(db_session, "r1", 2, NOW)
+    page = without_redis.get("/dashboard/admin/batches").get_data(as_text=True)
+    answer = without_redis.post("/dashboard/admin/batches/seal", data={"csrf_token": csrf_of(page)})
+    assert answer.status_code == 302
+    [batch] = db_session.query(InsightBatch).all()
+    job = db_session.get(Job, batch.job_id)
+    # Written with the seal; the relay hands it to the broker once Redis is back.
+    assert (batch.status, job.status, job.enqueued_at) == ("sealed", "queued", None)
+
+
 def test_a_bulk_action_without_redis_changes_nothing_and_says_why(without_redis):
     page = without_redis.get("/dashboard/admin/jobs").get_data(as_text=True)
-    from tests.dashboard.conftest import csrf_of
 
     answer = without_redis.post(
         "/dashboard/admin/dead-letters/bulk",
@@ -56,14 +74,26 @@ def test_a_bulk_action_without_redis_changes_nothing_and_says_why(without_redis)
     assert "Redis is unreachable" in answer.get_data(as_text=True)
 
 
-def test_with_the_database_down_a_signed_in_browser_gets_a_503_page(runtime, people, settings):
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/dashboard/admin/overview"),
+        ("GET", "/dashboard/admin/batches"),
+        ("POST", "/dashboard/admin/batches/seal"),
+        ("POST", "/dashboard/admin/batches/1/analyze"),
+    ],
+)
+def test_with_the_database_down_a_signed_in_browser_gets_a_503_page(
+    runtime, people, settings, method, path
+):
     client = create_app(runtime=runtime).test_client()
     sign_in(client, api_key=people.admin_key)
+    token = csrf_of(client.get("/dashboard/admin/jobs").get_data(as_text=True))
     down = Runtime(settings.replace(database_url="postgresql+psycopg://nobody@127.0.0.1:1/x"))
     broken = create_app(runtime=down).test_client()
     cookie = client.get_cookie("rb_session", path="/dashboard")
     broken.set_cookie("rb_session", cookie.value, path="/dashboard")
-    answer = broken.get("/dashboard/admin/overview")
+    answer = broken.open(path, method=method, data={"csrf_token": token})
     assert answer.status_code == 503
     assert "The database is unreachable" in answer.get_data(as_text=True)
     down.close()

@@ -15,6 +15,8 @@ OPERATOR_PAGES = [
     "/dashboard/admin/dead-letters",
     "/dashboard/admin/dead-letters/confirm?action=delete",
     "/dashboard/admin/breakers",
+    "/dashboard/admin/batches",
+    "/dashboard/admin/batches.json",
     "/dashboard/r/r1/usage",
     "/dashboard/r/r2/usage",
 ]

@@ -5,6 +5,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from insights.models import ConversationEvent, InsightBatch
+from operations.models import AuditEntry
 from store.models import Message
 from store.timeutil import local_date, utcnow
 from tests.insights.conftest import messages, say
@@ -14,7 +15,9 @@ def invoke(runner, *args):
     return runner.invoke(args=list(args))
 
 
-def test_batches_seal_seals_what_waits(runner, db_session, settings, restaurant):
+def test_batches_seal_seals_what_waits_and_is_audited_as_the_cli(
+    runner, db_session, settings, restaurant
+):
     messages(db_session, restaurant.id, 3, utcnow())
     done = invoke(runner, "batches", "seal", "--restaurant", restaurant.id)
     assert done.exit_code == 0, done.output
@@ -25,6 +28,15 @@ def test_batches_seal_seals_what_waits(runner, db_session, settings, restaurant)
     unknown = invoke(runner, "batches", "seal", "--restaurant", "nobody")
     assert unknown.exit_code == 1
     assert "no restaurant with id 'nobody'" in unknown.output
+    audited = db_session.execute(
+        select(
+            AuditEntry.key_prefix, AuditEntry.action, AuditEntry.filter, AuditEntry.ids
+        ).order_by(AuditEntry.id)
+    ).all()
+    assert audited == [
+        ("cli", "batches.seal", {"restaurantId": restaurant.id}, [str(batch.id)]),
+        ("cli", "batches.seal", {}, []),
+    ]
 
 
 def test_insights_show_prints_a_summary_for_a_terminal(
