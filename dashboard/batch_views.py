@@ -9,6 +9,7 @@ jobs as the API shows them, and the batches, so a batch turns `analyzed` without
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,14 +24,17 @@ from dashboard.errors import PageError
 from dashboard.filters import form_text, page_number
 from dashboard.security import action, operators_only, signed_in
 from insights import batch_operations, batches
-from insights.batch_reads import BatchFilters, batch_summary
-from insights.models import BATCH_STATES
+from insights.batch_reads import BatchFilters, StatusSummary, batch_summary
+from insights.models import BATCH_STATES, OPEN, SEALED
+from operations.overview import OLDEST_QUEUED_ALARM
 from store.jobs import job_json, jobs_by_id
 from store.models import Job
 from store.restaurants import names_of
 from usage_api.clock import request_now
 
 PAGE_SIZE = 50
+# Events still waiting this long after the seal age mean nothing seals them (scheduler down).
+SEAL_LATE = dt.timedelta(minutes=5)
 # The page's own arguments, kept when an action sends the operator back to it.
 FILTER_KEYS = ("status", "restaurantId", "page")
 _JOB_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -46,6 +50,7 @@ def batch_list() -> ResponseReturnValue:
     total, items = batch_operations.list_batches(
         current, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
     )
+    now = request_now()
     with current.read_transaction() as session:
         summary = batch_summary(session, filters.restaurant_id)
         named = {b["restaurantId"] for b in items} | {filters.restaurant_id or ""}
@@ -69,6 +74,8 @@ def batch_list() -> ResponseReturnValue:
         notice=_notice(request.args),
         can_act=who is not None and who.can_act,
         settings=current.settings,
+        now=now,
+        late=_late(summary, now, current.settings.insight_batch_max_age_s),
     )
 
 
@@ -133,6 +140,17 @@ def batch_analyze(batch_id: int) -> ResponseReturnValue:
             next_step=(url_for("dashboard.batch_list") + "?" + _keep(back), "Back to the batches"),
         ) from None
     return _back(back, done="analyze", batch=batch_id, job=sent.job_id, rerun=int(sent.rerun))
+
+
+def _late(summary: dict[str, StatusSummary], now: dt.datetime, max_age_s: int) -> set[str]:
+    """Return the statuses whose oldest batch waits too long: open past the scheduler's
+    seal age (plus a margin), sealed as long as a queued job may wait on the Overview."""
+    limits = {OPEN: dt.timedelta(seconds=max_age_s) + SEAL_LATE, SEALED: OLDEST_QUEUED_ALARM}
+    return {
+        status
+        for status, limit in limits.items()
+        if (oldest := summary[status].oldest) is not None and now - oldest > limit
+    }
 
 
 def _filters(args: Mapping[str, str]) -> BatchFilters:

@@ -4,9 +4,10 @@ statements, whatever the number of batches or events."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -83,10 +84,12 @@ def batch_counts(session: Session) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class StatusSummary:
-    """Batches of one status and the events they hold (None: not counted)."""
+    """Batches of one status and the events they hold (None: not counted), and since when
+    the oldest of them waits (open: its oldest event; sealed: when it was sealed)."""
 
     batches: int
     events: int | None
+    oldest: dt.datetime | None = None
 
 
 def batch_summary(session: Session, restaurant_id: str | None = None) -> dict[str, StatusSummary]:
@@ -95,10 +98,10 @@ def batch_summary(session: Session, restaurant_id: str | None = None) -> dict[st
     waiting for their analysis; analyzed — batches (their events are not summed: that
     would read every batch ever kept). Of every restaurant, or one. Two statements."""
     counts = _counts_by_status(session, restaurant_id)
-    restaurants, waiting, sealed_events = _waiting_totals(session, restaurant_id)
+    waiting = _waiting_totals(session, restaurant_id)
     return {
-        OPEN: StatusSummary(restaurants, waiting),
-        SEALED: StatusSummary(counts[SEALED], sealed_events),
+        OPEN: StatusSummary(waiting.restaurants, waiting.events, waiting.oldest),
+        SEALED: StatusSummary(counts[SEALED], waiting.sealed_events, waiting.oldest_sealed),
         ANALYZED: StatusSummary(counts[ANALYZED], None),
     }
 
@@ -118,18 +121,28 @@ def _counts_by_status(session: Session, restaurant_id: str | None) -> dict[str, 
     return counts
 
 
-def _waiting_totals(session: Session, restaurant_id: str | None) -> tuple[int, int, int]:
-    """Return the restaurants with waiting events, how many events wait, and how many are
-    in sealed batches (waiting for their analysis)."""
-    in_sealed = select(func.coalesce(func.sum(InsightBatch.events), 0)).where(
-        InsightBatch.status == SEALED, *_of_restaurant(restaurant_id)
-    )
+class _Waiting(NamedTuple):
+    restaurants: int
+    events: int
+    oldest: dt.datetime | None
+    sealed_events: int
+    oldest_sealed: dt.datetime | None
+
+
+def _waiting_totals(session: Session, restaurant_id: str | None) -> _Waiting:
+    """Return what waits: restaurants with waiting events, those events and the oldest's
+    time; events in sealed batches (waiting for their analysis) and the oldest seal."""
+    of_sealed = [InsightBatch.status == SEALED, *_of_restaurant(restaurant_id)]
     query = select(
         func.count(func.distinct(ConversationEvent.restaurant_id)),
         func.count(),
-        in_sealed.scalar_subquery(),
+        func.min(ConversationEvent.occurred_at),
+        select(func.coalesce(func.sum(InsightBatch.events), 0)).where(*of_sealed).scalar_subquery(),
+        select(func.min(InsightBatch.sealed_at)).where(*of_sealed).scalar_subquery(),
     ).where(WAITING)
     if restaurant_id is not None:
         query = query.where(ConversationEvent.restaurant_id == restaurant_id)
-    restaurants, events, sealed = session.execute(query).one()
-    return int(restaurants or 0), int(events or 0), int(sealed or 0)
+    restaurants, events, oldest, sealed_events, oldest_sealed = session.execute(query).one()
+    return _Waiting(
+        int(restaurants or 0), int(events or 0), oldest, int(sealed_events or 0), oldest_sealed
+    )

@@ -47,8 +47,6 @@
       analyzed.textContent = "";
       analyzed.appendChild(time);
     }
-    var hint = row.querySelector("[data-rerun-hint]");
-    if (hint) { hint.hidden = batch.status !== "analyzed"; }
   }
 
   function unfinished(table) {

@@ -1,6 +1,7 @@
 """The Batches page: counts per status, batches newest first with their analysis jobs,
 "Seal now" and "Analyze" — the API's own actions, audited the same way."""
 
+import datetime as dt
 import re
 
 import pytest
@@ -15,6 +16,7 @@ from tests.insights.conftest import messages
 from tests.usage_api.conftest import NOW
 
 PAGE = "/dashboard/admin/batches"
+MINUTE = dt.timedelta(minutes=1)
 
 
 def rows(page: str) -> list[str]:
@@ -27,8 +29,8 @@ def tiles(page: str) -> list[str]:
     return re.findall(r'<span class="tile-value num">([^<]*)</span>', page)
 
 
-def seal(runtime, restaurant_id=None) -> list[int]:
-    return batches.seal_now(runtime.sessions, runtime.broker, NOW, restaurant_id)
+def seal(runtime, restaurant_id=None, *, at=NOW) -> list[int]:
+    return batches.seal_now(runtime.sessions, runtime.broker, at, restaurant_id)
 
 
 def fold(runtime, batch_id) -> None:
@@ -45,15 +47,16 @@ def audit_entries(db_session) -> list[tuple]:
 
 
 @pytest.fixture
-def history(db_session, runtime, people):
-    """r1: an analyzed batch of 4 events, a sealed one of 3, 2 events waiting; r2: 1 waiting."""
-    messages(db_session, "r1", 4, NOW)
-    [analyzed] = seal(runtime, "r1")
+def history(db_session, runtime, people, clock):
+    """r1: an analyzed batch of 4 events, a sealed one of 3 (sealed 5 minutes ago), 2 events
+    waiting since 3 minutes ago; r2: 1 waiting. The pages' clock says NOW."""
+    messages(db_session, "r1", 4, NOW - MINUTE * 20)
+    [analyzed] = seal(runtime, "r1", at=NOW - MINUTE * 19)
     fold(runtime, analyzed)
-    messages(db_session, "r1", 3, NOW)
-    [sealed] = seal(runtime, "r1")
-    messages(db_session, "r1", 2, NOW)
-    messages(db_session, "r2", 1, NOW)
+    messages(db_session, "r1", 3, NOW - MINUTE * 6)
+    [sealed] = seal(runtime, "r1", at=NOW - MINUTE * 5)
+    messages(db_session, "r1", 2, NOW - MINUTE * 3)
+    messages(db_session, "r2", 1, NOW - MINUTE)
     return {"analyzed": analyzed, "sealed": sealed}
 
 
@@ -62,8 +65,9 @@ def test_the_page_counts_each_status_and_lists_batches_newest_first(admin, histo
     assert answer.status_code == 200
     page = answer.get_data(as_text=True)
     assert tiles(page) == ["3", "1", "1"]  # 3 events wait; 1 sealed batch; 1 analyzed
-    assert "at 2 restaurants" in page
-    assert "3 events; analysis queued or running" in page
+    assert "at 2 restaurants; the oldest for 3 min" in page
+    assert "3 events; the oldest sealed 5 min ago, analysis queued or running" in page
+    assert "alarm" not in page
     listed = [int(n) for n in rows(page)]
     assert listed == sorted(listed, reverse=True)
     assert listed[-2:] == [history["sealed"], history["analyzed"]]  # the open ones are newer
@@ -76,6 +80,17 @@ def test_the_page_counts_each_status_and_lists_batches_newest_first(admin, histo
     assert "Seal now: every restaurant" in page
     assert "Times in UTC" in page
     assert "Created (UTC)" in page
+
+
+def test_events_nobody_seals_and_batches_nobody_analyzes_are_shown_red(admin, history, clock):
+    clock.now = NOW + MINUTE * 13  # the oldest waiting event: 16 min, past 10 min + 5
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert page.count('class="tile alarm"') == 1
+    assert "the oldest for 16 min — ⚠ past the seal age: is the scheduler running?" in page
+    clock.now = NOW + MINUTE * 56  # the oldest sealed batch: 61 min
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert page.count('class="tile alarm"') == 2
+    assert "the oldest sealed 1 h 1 min ago — ⚠ over an hour: are workers running?" in page
 
 
 def test_the_page_filters_by_status_and_restaurant(admin, history):

@@ -12,7 +12,9 @@ import io
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select, text
 
+from insights.models import HourlyInsight
 from store import credentials
 from store.models import Job
 from store.timeutil import utcnow
@@ -30,6 +32,7 @@ ADMIN_PAGES = [
     "/dashboard/admin/dead-letters",
     "/dashboard/admin/dead-letters/confirm?action=retry&errorClass=CatalogUnavailable",
     "/dashboard/admin/breakers",
+    "/dashboard/admin/batches",
     "/dashboard/r/demo/usage",
 ]
 
@@ -199,6 +202,53 @@ def test_live_progress_moves_without_a_reload(browser, site, keys, live_runtime,
     assert tab.console_errors == []
 
 
+def test_an_admin_seals_and_analyzes_from_the_batches_page(
+    browser, site, keys, world, live_runtime, broker, worker
+):
+    tab = new_tab(browser, site)
+    tab.sign_in_with_key(keys[0].secret)
+    tab.open("/dashboard/admin/batches")
+    waiting = sum(b[3] for b in dashboard_data.BATCHES)
+    assert tab.page.locator(".tile-value").first.inner_text() == str(waiting)
+    tab.page.click("button:text('Seal now: every restaurant')")
+    tab.page.wait_for_url("**/dashboard/admin/batches?done=seal&count=2")
+    assert "Sealed 2 batches" in tab.page.inner_text("[role=status]")
+    rows = [tab.page.locator("tr[data-batch]").nth(n) for n in (0, 1)]
+    names = [row.locator("td[data-label=Restaurant] code").inner_text() for row in rows]
+    assert sorted(names) == ["demo", "sushi-bay"]
+    # The worker analyzes them; the page follows without a reload.
+    for row in rows:
+        assert wait_until(
+            lambda row=row: row.locator("[data-batch-status]").inner_text() == "analyzed",
+            timeout=60,
+        )
+        assert row.locator("[data-status]").inner_text() == "succeeded"
+        assert row.locator("[data-analyzed-at] time").count() == 1
+    tab.screenshot("batches-analyzed")
+    demo = rows[names.index("demo")]
+    batch_id = int(demo.get_attribute("data-batch"))
+    before = _messages_in(live_runtime, "demo")
+    demo.locator("button:text('Analyze')").click()
+    tab.page.wait_for_url("**/dashboard/admin/batches?done=analyze**")
+    notice = tab.page.inner_text("[role=status]")
+    assert f"sent for batch #{batch_id}" in notice
+    assert "already analyzed, so this job runs and changes nothing" in notice
+    tab.page.click("[role=status] a")  # the job, on the Jobs page
+    job_row = tab.page.locator("tr[data-job]")
+    assert job_row.count() == 1
+    assert wait_until(lambda: job_row.get_attribute("data-state") == "succeeded", timeout=60)
+    assert _messages_in(live_runtime, "demo") == before  # counted once, not twice
+    with live_runtime.read_transaction() as session:
+        actions = session.execute(
+            text(
+                "SELECT key_prefix, action, count FROM audit_entries"
+                " WHERE action LIKE 'batches.%' ORDER BY id"
+            )
+        ).all()
+    assert actions == [(keys[0].prefix, "batches.seal", 2), (keys[0].prefix, "batches.analyze", 1)]
+    assert tab.console_errors == []
+
+
 def test_the_csv_export_has_one_header_and_every_restaurant(browser, site, keys, world):
     tab = new_tab(browser, site)
     tab.sign_in_with_key(keys[0].secret)
@@ -252,6 +302,15 @@ def test_every_page_reads_with_javascript_off(browser, site, keys, world):
 def _dead_letters(runtime) -> int:
     ns = runtime.settings.redis_namespace
     return sum(runtime.redis.zcard(f"{ns}:{queue}.XQ") for queue in ("bootstrap", "delivery"))
+
+
+def _messages_in(runtime, restaurant_id: str) -> int:
+    with runtime.read_transaction() as session:
+        return session.scalar(
+            select(func.sum(HourlyInsight.messages_in)).where(
+                HourlyInsight.restaurant_id == restaurant_id
+            )
+        )
 
 
 def _job(runtime, job_id: str) -> Job | None:

@@ -1,5 +1,5 @@
 """Data an operator would see on a working day: restaurants with usage, a month of jobs,
-dead letters of a few error classes, an open breaker, audit entries.
+dead letters of a few error classes, an open breaker, audit entries, insight batches.
 
 Written through the store's own functions where the web app would write (restaurants,
 counters, credentials); job rows, dead letters and the rollup the way workers and the
@@ -15,9 +15,13 @@ import uuid
 from typing import Any
 
 import dramatiq
+from sqlalchemy import update
 
 from actors.dead_letter_store import index_row, letter_of_message
 from bot.runtime import Runtime
+from insights import batches, folding
+from insights import events as insight_events
+from insights.events import Event
 from operations import audit, dead_letter_index, job_outcomes
 from store import counters
 from store.counters import UsagePeriod
@@ -223,6 +227,66 @@ def seed_audit(runtime: Runtime, key_prefix: str, now: dt.datetime) -> None:
         )
 
 
+# Insight batches of the last day: (restaurant, events of each analyzed batch, sealed
+# batch waiting for its analysis or None, events waiting now).
+BATCHES = [
+    ("demo", [100, 100, 64], None, 37),
+    ("burger-hub", [100, 58], None, 0),
+    ("shawarma-house", [41], 120, 0),
+    ("cafe-nour", [23], None, 0),
+    ("pizza-corner", [100], None, 0),
+    ("sushi-bay", [], None, 12),
+]
+SECOND = dt.timedelta(seconds=1)
+_EVENT_KINDS = ["message_in", "message_in", "welcome_sent", "menu_shown", "help_shown"]
+
+
+def seed_batches(runtime: Runtime, now: dt.datetime) -> None:
+    """Conversation events sealed into batches the way the scheduler and workers leave
+    them: analyzed ones (their jobs succeeded), a sealed one whose analysis is still
+    queued, and events waiting at two restaurants. Nothing is enqueued."""
+    rng = random.Random(13)
+
+    def write(
+        session: Any, restaurant_id: str, count: int, end: dt.datetime, spread_s: int = 900
+    ) -> None:
+        moments = sorted(end - dt.timedelta(seconds=rng.randint(1, spread_s)) for _ in range(count))
+        rows = [
+            Event(restaurant_id, 1 + n % 7, 1 + n % 5, rng.choice(_EVENT_KINDS), at)
+            for n, at in enumerate(moments)
+        ]
+        insight_events.write(session.connection(), rows)
+
+    for n, (restaurant_id, analyzed, sealed, waiting) in enumerate(BATCHES):
+        at = now - dt.timedelta(hours=20 - n)
+        rounds = [(count, True) for count in analyzed] + ([(sealed, False)] if sealed else [])
+        for count, analyze in rounds:
+            # The batch still to analyze was sealed a moment ago (no alarm on the Overview).
+            at = at + dt.timedelta(minutes=rng.randint(25, 160)) if analyze else now - SECOND * 40
+            with runtime.transaction() as session:
+                write(session, restaurant_id, count, at)
+                done = batches.seal_restaurant(session, restaurant_id, at)
+                assert done is not None
+                job = {"enqueued_at": at, "created_at": at, "updated_at": at}
+                if analyze:
+                    finished = at + dt.timedelta(seconds=rng.randint(2, 40))
+                    folding.fold_batch(session, done.batch_id, now=finished)
+                    job.update(
+                        status="succeeded",
+                        attempts=1,
+                        progress_done=count,
+                        progress_total=count,
+                        progress_step="folded",
+                        started_at=at + dt.timedelta(seconds=1),
+                        finished_at=finished,
+                        updated_at=finished,
+                    )
+                session.execute(update(Job).where(Job.id == done.job.id).values(**job))
+        if waiting:
+            with runtime.transaction() as session:
+                write(session, restaurant_id, waiting, now - SECOND * 20, spread_s=180)
+
+
 def seed_processes(runtime: Runtime) -> None:
     """What running processes leave in Redis: broker heartbeats of two workers, a web
     process and the scheduler, and the cache counters they publish."""
@@ -247,3 +311,4 @@ def seed_everything(runtime: Runtime, now: dt.datetime, key_prefix: str) -> None
     seed_dead_letters(runtime, now)
     seed_breaker(runtime)
     seed_audit(runtime, key_prefix, now)
+    seed_batches(runtime, now)
