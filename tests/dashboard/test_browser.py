@@ -297,6 +297,9 @@ def test_every_page_reads_with_javascript_off(browser, site, keys, world):
     tab.page.locator("input[name=ids]").first.check()
     tab.page.click("button[name=action][value=retry]")
     assert "1 dead letter(s) put back" in tab.page.inner_text("[role=status]")
+    tab.open("/dashboard/admin/batches")
+    tab.page.click("button:text('Seal now: every restaurant')")
+    assert "Sealed 2 batches" in tab.page.inner_text("[role=status]")
 
 
 def _dead_letters(runtime) -> int:
