@@ -101,9 +101,7 @@ class Sender(threading.Thread):
         return len(self.answers)
 
 
-def test_a_hup_replaces_the_workers_while_webhooks_keep_being_answered(
-    web, live_runtime, settings
-):
+def test_a_hup_replaces_the_workers_while_webhooks_keep_being_answered(web, live_runtime, settings):
     master, url, log = web
     with live_runtime.transaction() as session:
         restaurant = factories.restaurant(session, settings)
