@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from actors import recovery
 from actors.job_states import JobStateStore
+from alerts import retention as alert_retention
 from bot.delivery import relay_outbox
 from bot.jobs import relay_jobs
 from bot.runtime import Runtime
@@ -79,6 +80,18 @@ def clean_up(runtime: Runtime) -> tuple[int, int]:
             old,
             funnels,
             texts,
+        )
+    alert_events = _in_chunks(
+        runtime, lambda s: alert_retention.delete_old_events(s, older_than=events_before)
+    )
+    firings = _in_chunks(
+        runtime, lambda s: alert_retention.delete_old_firings(s, older_than=events_before)
+    )
+    if alert_events or firings:
+        logger.info(
+            "cleanup: %d old alert event(s) with their deliveries, %d firing(s)",
+            alert_events,
+            firings,
         )
     return jobs, bodies
 

@@ -49,7 +49,10 @@ class AlertFiring(Base):
     """A rule that fired in a period; the unique key makes it fire once across processes."""
 
     __tablename__ = "alert_firings"
-    __table_args__ = (UniqueConstraint("restaurant_id", "metric", "threshold", "period"),)
+    __table_args__ = (
+        UniqueConstraint("restaurant_id", "metric", "threshold", "period"),
+        Index(None, "fired_at"),  # the retention cleanup
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     restaurant_id: Mapped[str] = mapped_column(ForeignKey("restaurants.id", ondelete="CASCADE"))
@@ -65,7 +68,10 @@ class AlertEvent(Base):
     """One event as receivers get it: `{"id", "type", "restaurantId", "occurredAt", "data"}`."""
 
     __tablename__ = "alert_events"
-    __table_args__ = (Index(None, "restaurant_id", "occurred_at"),)
+    __table_args__ = (
+        Index(None, "restaurant_id", "occurred_at"),
+        Index(None, "occurred_at"),  # the retention cleanup
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     # None for operator events.
