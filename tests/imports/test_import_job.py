@@ -239,6 +239,8 @@ def test_an_import_for_an_unknown_restaurant_fails_at_once(finished, broker, wor
     assert (job.attempts, job.error) == (1, "PermanentError: unknown restaurant 'nope'")
 
 
+# A cooldown no slow run outlasts between opening the breaker and reading "open".
+@pytest.mark.parametrize("settings", [{"catalog_breaker_cooldown_ms": 60_000}], indirect=True)
 def test_operators_see_an_open_orders_breaker_apart_from_the_menus(
     live_client, live_runtime, settings
 ):
