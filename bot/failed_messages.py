@@ -134,10 +134,11 @@ def failures_by_code(
 
 
 def masked(address: str | None) -> str:
-    """Return a customer's address with all but its first digits hidden: `+9665…`.
+    """Return a customer's address with its middle hidden: `+9665…67`.
 
-    An address may be a phone number or an opaque WhatsApp id; short ones are hidden whole.
+    Enough to tell two customers apart, never enough to write to them. An address may be a
+    phone number or an opaque WhatsApp id; short ones are hidden whole.
     """
     if not address:
         return "a former customer"
-    return address[:5] + "…" if len(address) > 8 else "…"
+    return f"{address[:5]}…{address[-2:]}" if len(address) >= 10 else "…"

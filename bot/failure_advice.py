@@ -49,12 +49,12 @@ _WINDOW = (
     "Outside WhatsApp's 24-hour window",
     "WhatsApp lets a business send ordinary messages only within 24 hours of the "
     "customer's last message. This one was sent later, so WhatsApp refused it.",
-    "Nothing reaches this person until they write to your number again. Replies to "
-    "customers go out at once, so this is usually a usage alert sent to your own WhatsApp "
-    "number after a quiet day: send any message to your bot's number once a day, or ask "
-    "your operator to set an approved alert template (setting CONTENT_SID_OWNER_ALERT). "
-    "The welcome needs its approved template too (restaurants update "
-    "--welcome-content-sid, or CONTENT_SID_WELCOME for every restaurant).",
+    "Nothing reaches this person until they write to your number again. The bot answers "
+    "customers at once, so this is usually a usage alert to your own WhatsApp number "
+    "after a quiet day: write to your bot's number once a day, or ask your operator to set "
+    "an approved alert template (setting CONTENT_SID_OWNER_ALERT). A welcome refused this "
+    "way needs an approved welcome template (setting CONTENT_SID_WELCOME, or the "
+    "restaurant's own).",
     "a template is needed outside WhatsApp's 24-hour window: messages sent more than 24 "
     "hours after the customer's last message must use an approved template",
 )
@@ -89,6 +89,13 @@ _UNREACHABLE = (
     "internet for too long.",
     "Nothing to fix. They get messages again once their phone is back and they write.",
     "the customer's phone was unreachable (off or out of coverage)",
+)
+
+_BOT_MISTAKE = (
+    "Message the bot made wrongly",
+    "Twilio refused the message itself (too long, or empty): a mistake of the bot.",
+    "Tell your operator, with the time of the last one; nothing to do on your side.",
+    "the bot made the message wrongly (too long or empty); tell the operator",
 )
 
 _TABLE: dict[str, tuple[str, str, str, str]] = {
@@ -179,6 +186,14 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
         "Ask your operator to check that the template has the placeholders {{1}} and {{2}}.",
         "the template's placeholders did not match what the bot filled in",
     ),
+    "21606": (
+        "Bot's number cannot send",
+        "Twilio does not accept your bot's WhatsApp number as a sender.",
+        "Tell your operator: the restaurant's WhatsApp number is not set up for sending.",
+        "the bot's number is not set up to send; tell the operator",
+    ),
+    "21617": _BOT_MISTAKE,
+    "21619": _BOT_MISTAKE,
     OPTED_OUT: (
         "Customer had unsubscribed",
         "The customer sent STOP before this message went out, so the bot did not send it.",
@@ -230,10 +245,10 @@ def advice_for(code: str | None) -> Advice:
     if entry is None:
         return Advice(
             key,
-            f"Error {key}" if key else "No reason given",
+            "Another error",
             "This error is not one the bot explains yet.",
-            "Look it up in Twilio's error dictionary; if many messages fail with it, tell "
-            "your operator.",
+            "If many messages fail with it, tell your operator. Look it up in Twilio's error "
+            "dictionary:",
             "see Twilio's error reference for this code",
             reference,
             known=False,
