@@ -144,6 +144,8 @@ def test_no_failure_is_said_plainly(owner):
     assert "No message failed in the last 7 days" in page
     assert "Good news" in page
     assert "failure-group" not in page
+    assert 'days=30">See the last 30 days</a>' in page
+    assert "No message failed in the last 30 days" in page_text(owner, PAGE + "?days=30")
 
 
 def test_the_period_picker_shows_the_last_7_or_30_days(owner, db_session):
