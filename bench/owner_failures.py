@@ -14,6 +14,7 @@ request, and the plan of the grouping statement. The database is dropped at the 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 import time
 import uuid
@@ -121,6 +122,29 @@ def plan(database_url: str, days: int) -> str:
     return "\n".join(row[0] for row in rows)
 
 
+def sql_timing(database_url: str, days: int, count: int = 300) -> str:
+    """Return p50/p99 of the page's failures statement alone (warm), run `count` times."""
+    import statistics
+
+    from sqlalchemy.orm import Session
+
+    from bot.failed_messages import failures_by_code
+    from store.timeutil import utcnow
+
+    engine = make_engine(database_url)
+    times = []
+    with Session(engine) as session:
+        for _ in range(count + 20):
+            end = utcnow()
+            started = time.perf_counter()
+            failures_by_code(session, "busy", end - dt.timedelta(days=days), end)
+            times.append((time.perf_counter() - started) * 1000)
+    engine.dispose()
+    times = times[20:]
+    cuts = statistics.quantiles(times, n=100, method="inclusive")
+    return f"statement alone, busy, {days} days: p50 {statistics.median(times):.2f} ms, p99 {cuts[98]:.2f} ms"
+
+
 def run(database_url: str, redis: str, requests: int) -> list[dict[str, Any]]:
     settings = Settings(
         database_url=database_url,
@@ -176,6 +200,8 @@ def main() -> None:
         load_sql(database_url)
         for days in (7, 30):
             print(f"\nplan, busy, {days} days:\n{plan(database_url, days)}")
+        for days in (7, 30):
+            print(sql_timing(database_url, days))
         results = run(database_url, redis, args.requests)
     report(results, server_version)
 
