@@ -78,10 +78,10 @@ _THROTTLED = (
     "Too many messages at once",
     "Twilio or WhatsApp slowed the bot down because it sent more messages than its "
     "sending limit allows at that moment.",
-    "The bot retries these by itself, with pauses; the ones counted here still failed "
-    "after every retry. If this happens at your busy hours, ask your operator to raise the "
-    "number's WhatsApp sending limit (its messaging tier) with Twilio.",
-    "rate limit: Twilio throttled the bot; messages are retried, these failed every retry",
+    "When Twilio refuses a message for this, the bot tries again by itself, with pauses; "
+    "the ones counted here never got through. If this happens at your busy hours, ask your "
+    "operator to raise the number's WhatsApp sending limit (its messaging tier) with Twilio.",
+    "rate limit: Twilio throttled the bot; refused messages are retried, these never got through",
 )
 _UNREACHABLE = (
     "Phone unreachable",

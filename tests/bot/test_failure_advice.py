@@ -42,7 +42,7 @@ def test_the_codes_the_bot_classifies_are_explained_too():
 def test_the_advice_names_what_fixes_it():
     assert "CONTENT_SID_OWNER_ALERT" in failure_advice.advice_for("63016").action
     assert "START" in failure_advice.advice_for("21610").action
-    assert "retries" in failure_advice.advice_for("63018").action
+    assert "tries again by itself" in failure_advice.advice_for("63018").action
 
 
 def test_an_unknown_code_points_to_twilios_error_dictionary():
