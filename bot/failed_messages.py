@@ -6,12 +6,14 @@ stored error code, each group with its count, its latest failure and its few lat
 examples (one statement, whatever the number of messages).
 
 Which rows: outbound messages in state `failed` or `undelivered` (the outbox gave up, or
-a status callback said so), written in the period. The period is matched on
-`created_at`, so the read walks the index `ix_messages_restaurant_id_created_at`
-(restaurant, created_at) over the period's messages alone, never the whole table nor the
-restaurant's older history; the failed ones are few, so grouping and ranking them costs
-little. A message that fails after its period ends still counts in the period it was
-written in (a status callback comes seconds or minutes later).
+a status callback said so), written in the period. They are read through the partial
+index `ix_messages_failed` (restaurant, created_at — failed outbound rows only, migration
+0009): the statement repeats the index's predicate (`store.models.FAILED_OUTBOUND`), so
+it reads the period's failed rows alone, whatever the restaurant's traffic. Without it
+the best plan walked every message of the period (`ix_messages_restaurant_id_created_at`):
+41 ms at p50 for a week, 119 ms for 30 days at a restaurant with 3,000 messages a day
+(bench/owner_failures.py). A message that fails after its period ends still counts in the
+period it was written in (a status callback comes seconds or minutes later).
 """
 
 from __future__ import annotations
@@ -19,15 +21,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bot.failure_advice import NO_CODE, Advice, advice_for
-from store.models import Customer, Message, Restaurant
+from store.models import FAILED_OUTBOUND, Customer, Message, Restaurant
 from store.periods import Period, default_period
 
-# Final failure states of an outbound message (`bot.delivery_status.FAILURES`).
-FAILED_STATES = ("failed", "undelivered")
 # The periods an owner picks from, in days (the last N local days, today included).
 PERIODS = (7, 30)
 # Latest failures shown per code.
@@ -111,8 +111,7 @@ def failures_by_code(
             Message.restaurant_id == restaurant_id,
             Message.created_at >= start,
             Message.created_at < end,
-            Message.direction == "outbound",
-            Message.status.in_(FAILED_STATES),
+            text(FAILED_OUTBOUND),  # the final failure states (`bot.delivery_status.FAILURES`)
         )
         .subquery()
     )
