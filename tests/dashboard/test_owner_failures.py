@@ -230,3 +230,34 @@ def test_an_operator_sees_the_page_read_only(request, db_session, who):
     # No form but signing out: nothing to act on.
     assert page.count("<form") == 1
     assert 'href="/dashboard/admin/restaurants"' in page
+
+
+def test_the_failures_are_read_through_the_partial_index_of_failed_messages(
+    db_session, people, engine
+):
+    """The page's statement repeats the index's predicate word for word, so the database
+    reads the failed rows alone (`ix_messages_failed`), not every message of the period."""
+    from sqlalchemy import event
+
+    from bot.failed_messages import failures_by_code
+
+    seen: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        seen.append((statement, parameters))
+
+    now = utcnow()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        failures_by_code(db_session, "r1", now - dt.timedelta(days=7), now)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    statement, parameters = seen[-1]
+    connection = db_session.connection()
+    if engine.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        explain = "EXPLAIN "
+    else:
+        explain = "EXPLAIN QUERY PLAN "
+    plan = " ".join(str(row) for row in connection.exec_driver_sql(explain + statement, parameters))
+    assert "ix_messages_failed" in plan
