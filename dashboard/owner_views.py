@@ -4,10 +4,12 @@ views are added (`OWNER_PAGES`). Another restaurant's address is `404` to an own
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 
 from flask import render_template
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 
 from alerts.forecast import Forecast, usage_forecasts
 from bot.context import runtime
@@ -18,7 +20,7 @@ from dashboard.security import sign_in_required, signed_in
 from store import usage
 from store.restaurants import RESTAURANT_ID
 from store.timeutil import iso_z, zone
-from store.usage_values import RestaurantUsage
+from store.usage_values import MonthUsage, RestaurantUsage
 from usage_api.clock import request_now
 
 # The owner pages in navigation order: (endpoint, title). An entry shows once its view
@@ -81,6 +83,38 @@ def day_pace(found: Forecast, usage: RestaurantUsage, timezone: str) -> Pace:
     return Pace("none" if rate == 0 else "within", rate)
 
 
+@dataclass(frozen=True)
+class MonthRow:
+    """One month of the history table, as the page shows it."""
+
+    name: str  # "Dec 2026"
+    conversations: int
+    last_started: Markup
+
+
+def month_rows(history: list[MonthUsage], timezone: str) -> list[MonthRow]:
+    """Return the history's rows, newest first, narrow enough for a phone."""
+    return [
+        MonthRow(
+            f"{dt.date(m.year, m.month, 1):%b %Y}",
+            m.conversation_count,
+            short_time(m.last_conversation_at, timezone),
+        )
+        for m in history
+    ]
+
+
+def short_time(moment: dt.datetime | None, timezone: str) -> Markup:
+    """Return `<time>` showing the day (`6 Dec`) in `timezone`, the time as its title, or
+    "none" for nothing. (Day and time did not fit a phone's width beside the counts.)"""
+    if moment is None:
+        return Markup('<span class="muted">none</span>')
+    local = moment.astimezone(zone(timezone))
+    return Markup('<time datetime="{}" title="{}">{} {}</time>').format(
+        iso_z(moment), f"{local:%Y-%m-%d %H:%M}", local.day, f"{local:%b}"
+    )
+
+
 @bp.get("/r/<restaurant_id>/usage")
 @sign_in_required
 def owner_usage(restaurant_id: str) -> ResponseReturnValue:
@@ -101,6 +135,12 @@ def owner_usage(restaurant_id: str) -> ResponseReturnValue:
     zone_name = pace.timezone
     allowance = restaurant.allowance
     months = list(reversed(history))
+    chart = count_chart(
+        [(f"{dt.date(m.year, m.month, 1):%B %Y}", m.conversation_count) for m in months],
+        "conversations",
+    )
+    # The axis names the months only ("Jul" … "Dec"): "2026-07" did not fit a phone.
+    chart = replace(chart, labels=[f"{dt.date(m.year, m.month, 1):%b}" for m in months])
     return render_template(
         "owner/usage.html",
         restaurant=restaurant,
@@ -109,10 +149,8 @@ def owner_usage(restaurant_id: str) -> ResponseReturnValue:
         month=gauge(restaurant.conversations_this_month, allowance.monthly_limit),
         day_pace=day_pace(pace.forecast, restaurant, zone_name),
         month_pace=month_pace(pace.forecast, restaurant),
-        history=history,
-        chart=count_chart(
-            [(f"{m.year}-{m.month:02d}", m.conversation_count) for m in months], "conversations"
-        ),
+        history=month_rows(history, zone_name),
+        chart=chart,
         owner_pages=OWNER_PAGES,
         restaurant_id=restaurant_id,
     )

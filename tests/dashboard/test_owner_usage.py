@@ -115,7 +115,7 @@ def test_a_calm_restaurant_is_told_it_stays_within_and_roughly_where_it_ends(
     assert pace_lines(page) == {
         "day": "At this pace you stay within today's limit.",
         "month": "At this pace you stay within the monthly limit "
-        "(about 360 conversations this month).",
+        "(about 360 of 1,000 conversations this month).",
     }
 
 
@@ -165,7 +165,7 @@ def test_the_page_says_what_the_api_answers(
     if reached_on:
         assert f'<time datetime="{reached_on}">{expected}</time>' in page
     elif week:
-        assert f"about {api['projectedMonthConversations']:,} conversations" in page
+        assert f"about {api['projectedMonthConversations']:,} of 1,000 conversations" in page
     if api["dailyLimitReachedAt"]:
         assert f'<time datetime="{api["dailyLimitReachedAt"]}">' in page
 
