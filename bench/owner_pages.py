@@ -2,12 +2,13 @@
 
     REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python -m bench.owner_pages [--requests 300]
 
-Creates a database of its own (`bench_dash_<random>`) and a Redis namespace of its own and
-fills them with the other benchmarks' seeding, set-based SQL only:
+Creates a database of its own (`bench_<random>`, `bench.support.database`) and a Redis
+namespace of its own and fills them with the other benchmarks' seeding, set-based SQL only:
 
-- `bench.dashboard.load_sql`: 10,000 restaurants with bots and usage counters, 1,000,000
-  jobs over 30 days, 100,000 dead-letter rows, audit entries; then a year of daily and
-  monthly counters (conversations per local day: what the pace reads);
+- `bench.dashboard.load_sql`: 10,000 restaurants with bots and usage counters, jobs over
+  30 days (`--jobs`, default 300,000: the dashboard bench's 1,000,000 took 3 minutes to
+  load), 100,000 dead-letter rows, audit entries; then a year of monthly counters and 60
+  days of daily ones (conversations per local day: what the pace reads);
 - `bench.insights`' aggregate SQL: a year of conversation aggregates — every restaurant
   100 active hours, the first 10 busy ones every hour of the year — with their keys,
   texts and daily rows;
@@ -20,7 +21,8 @@ pages added later are measured as soon as they exist) is requested N times throu
 real Flask app (its test client: the WSGI app, no network) by signed-in owner sessions
 of 20 restaurants (5 busy, 15 ordinary) in turn: server time p50/p99 and SQL statements
 per request. Baseline, same run: `GET /api/usage?include=forecast` with the same owners'
-PATs. Database and namespace are removed at the end.
+PATs. Database and namespace are removed at the end (`--keep` keeps the database, for
+`--reuse <url>` runs that measure again without loading; drop it by hand afterwards).
 """
 
 from __future__ import annotations
@@ -29,19 +31,23 @@ import argparse
 import itertools
 import os
 import re
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 
+from bench import dashboard as dashboard_bench
 from bench import insights as insight_bench
 from bench import order_insights as order_bench
-from bench.dashboard import bench_database, load_sql, measure
-from bench.support import redis_url
+from bench.dashboard import load_sql, measure
+from bench.support import database, redis_url
 from bench.usage_api import _cpu_model
 from bot import create_app
 from bot.runtime import Runtime
@@ -54,6 +60,9 @@ from store.settings import Settings
 from store.timeutil import utcnow
 
 GOAL_MS = 50.0
+# Days of daily counters (10,000 rows a day): the pages read today's and the 7 before;
+# a year of them took minutes to load and is read by nothing.
+DAILY_DAYS = 60
 BUSY = [f"rest{n:05d}" for n in range(10)]  # every hour of the year busy
 OWNERS = BUSY[:5] + [f"rest{n:05d}" for n in range(1001, 10_000, 666)]  # 5 busy, 15 not
 
@@ -67,12 +76,17 @@ def load_year(database_url: str) -> None:
         run = connection.execute
         run(
             text(
-                """INSERT INTO daily_usage (restaurant_id, date, message_count, conversation_count)
+                f"""INSERT INTO daily_usage (restaurant_id, date, message_count, conversation_count)
                 SELECT id, d::date, hashtext(id || d::text) & 255, hashtext(d::text || id) & 31
-                FROM restaurants, generate_series(current_date - 365, current_date + 1,
-                                                  interval '1 day') d
-                ON CONFLICT (restaurant_id, date)
-                DO UPDATE SET conversation_count = excluded.conversation_count"""
+                FROM restaurants, generate_series(current_date - {DAILY_DAYS},
+                                                  current_date - 2, interval '1 day') d"""  # noqa: S608
+            )
+        )
+        run(
+            text(
+                """UPDATE daily_usage
+                SET conversation_count = hashtext(date::text || restaurant_id) & 31
+                WHERE date >= current_date - 1"""
             )
         )
         run(
@@ -265,21 +279,52 @@ def report(results: list[dict[str, Any]], server_version: str) -> None:
         )
 
 
+def create_database(server: str) -> str:
+    """Create a database of the benchmark's own and return its URL (for --keep)."""
+    name = f"bench_owner_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def load_and_run(database_url: str, redis: str, requests: int) -> list[dict[str, Any]]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    load_sql(database_url)
+    load_year(database_url)
+    return run(database_url, redis, requests)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--requests", type=int, default=300, help="per page")
+    parser.add_argument(
+        "--jobs", type=int, default=300_000, help="jobs over 30 days (bench/dashboard: 1,000,000)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the loaded database")
+    parser.add_argument("--reuse", metavar="URL", help="measure a database kept by --keep")
     args = parser.parse_args()
+    dashboard_bench.JOBS = args.jobs  # read by load_sql
     with psycopg.connect(args.server) as connection:
         version = connection.execute("SHOW server_version").fetchone()
     server_version = f"PostgreSQL {version[0] if version else '?'}"
-    with redis_url() as redis, bench_database(args.server) as database_url:
-        engine = make_engine(database_url)
-        upgrade(engine)
-        engine.dispose()
-        load_sql(database_url)
-        load_year(database_url)
-        results = run(database_url, redis, args.requests)
+    if args.reuse:  # data a --keep run left: measure again without loading it again
+        with redis_url() as redis:
+            results = run(args.reuse, redis, args.requests)
+        report(results, server_version)
+        return
+    with tempfile.TemporaryDirectory() as tmp, redis_url() as redis:
+        if args.keep:
+            database_url = create_database(args.server)
+            print(f"kept database: --reuse {database_url}", flush=True)
+            results = load_and_run(database_url, redis, args.requests)
+        else:
+            with database("postgresql", Path(tmp)) as database_url:
+                name = make_url(database_url).database
+                print(f"database: {name} (dropped at the end)", flush=True)
+                results = load_and_run(database_url, redis, args.requests)
     report(results, server_version)
 
 
