@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from store.models import DailyUsage, Restaurant
 from store.timeutil import iso_z, local_date, zone
+from store.usage_values import RestaurantUsage
 
 RATE_DAYS = 7
 CENTS = Decimal("0.01")
@@ -129,6 +130,38 @@ def forecast(
         messages_today=messages_today, daily_limit=daily_limit, now=now, timezone=timezone
     )
     return Forecast(rate, projected, reached, messages_rate, reached_at)
+
+
+@dataclass(frozen=True)
+class ZonedForecast:
+    """A restaurant's forecast and the zone its days and times are in."""
+
+    timezone: str
+    forecast: Forecast
+
+
+def usage_forecasts(
+    session: Session, items: Sequence[RestaurantUsage], now: dt.datetime
+) -> dict[str, ZonedForecast]:
+    """Return the forecast of each of these usages in two statements, whatever their
+    number (`GET /api/usage?include=forecast` and the owner's Usage page)."""
+    figures = daily_figures(session, [item.restaurant_id for item in items], now)
+    found: dict[str, ZonedForecast] = {}
+    for item in items:
+        daily = figures[item.restaurant_id]
+        found[item.restaurant_id] = ZonedForecast(
+            daily.timezone,
+            forecast(
+                now=now,
+                timezone=daily.timezone,
+                conversations_last_7_days=daily.conversations_last_7_days,
+                conversations_this_month=item.conversations_this_month,
+                monthly_limit=item.allowance.monthly_limit,
+                messages_today=daily.messages_today,
+                daily_limit=item.allowance.daily_limit,
+            ),
+        )
+    return found
 
 
 @dataclass(frozen=True)

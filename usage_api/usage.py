@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from alerts.forecast import daily_figures, forecast
+from alerts.forecast import usage_forecasts
 from bot.context import runtime
 from bot.errors import ApiError
 from store import usage
@@ -93,18 +93,9 @@ def _answers(
     answers = [usage_json(item) for item in items]
     if not with_forecast:
         return answers
-    figures = daily_figures(session, [item.restaurant_id for item in items], now)
+    forecasts = usage_forecasts(session, items, now)
     for answer, item in zip(answers, items, strict=True):
-        daily = figures[item.restaurant_id]
-        answer["forecast"] = forecast(
-            now=now,
-            timezone=daily.timezone,
-            conversations_last_7_days=daily.conversations_last_7_days,
-            conversations_this_month=item.conversations_this_month,
-            monthly_limit=item.allowance.monthly_limit,
-            messages_today=daily.messages_today,
-            daily_limit=item.allowance.daily_limit,
-        ).to_json()
+        answer["forecast"] = forecasts[item.restaurant_id].forecast.to_json()
     return answers
 
 

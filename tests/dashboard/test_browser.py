@@ -95,20 +95,7 @@ def test_wrong_credentials_show_the_form_again_with_one_message(browser, site, k
     assert tab.page.locator("#api_key").input_value() == ""
 
 
-def test_an_owner_sees_their_usage_and_another_restaurant_is_not_found(browser, site, world):
-    tab = new_tab(browser, site)
-    tab.open("/dashboard/login")
-    tab.page.fill("#restaurant_id", "demo")
-    tab.page.fill("#token", world)
-    tab.page.click("text=Sign in as owner")
-    tab.page.wait_for_url("**/dashboard/r/demo/usage")
-    assert "مطعم الديوان" in tab.page.locator("h1").inner_text()
-    assert tab.page.locator("h1 bdi").get_attribute("dir") == "auto"
-    assert tab.page.locator(".gauge").count() == 2
-    assert tab.open("/dashboard/r/burger-hub/usage").status == 404
-    assert tab.open("/dashboard/admin/overview").status == 403
-    tab.page.click("text=Sign out")
-    tab.page.wait_for_url("**/dashboard/login")
+# The owner's own sign-in, Usage page and sign-out: test_owner_browser.py.
 
 
 def test_a_viewer_sees_every_page_and_every_action_is_refused(
