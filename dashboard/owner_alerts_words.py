@@ -107,7 +107,7 @@ def describe(row: RuleRow, figures: Figures) -> RuleWords:
         )
         return RuleWords(
             row,
-            "This month’s conversations are on pace to reach the monthly limit before the"
+            "this month’s conversations are on pace to reach the monthly limit before the"
             " month ends",
             "",
             note,
@@ -126,13 +126,13 @@ def describe(row: RuleRow, figures: Figures) -> RuleWords:
     if row.metric == MONTHLY_CONVERSATIONS:
         return RuleWords(
             row,
-            "This month’s conversations reach",
+            "this month’s conversations reach",
             "% of the monthly limit",
             note,
             "this month",
             fired,
         )
-    return RuleWords(row, "Today’s messages reach", "% of the daily limit", note, "today", fired)
+    return RuleWords(row, "today’s messages reach", "% of the daily limit", note, "today", fired)
 
 
 @dataclass(frozen=True)

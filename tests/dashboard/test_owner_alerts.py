@@ -61,9 +61,9 @@ def channels(db_session):
 
 def test_the_owner_reads_each_default_rule_in_words_with_its_limit(owner, clock):
     page = page_of(owner)
-    assert "Today’s messages reach" in page
+    assert "Tell me when</span> today’s messages reach" in page
     assert "% of the daily limit" in page
-    assert "This month’s conversations reach" in page
+    assert "this month’s conversations reach" in page
     assert "on pace to reach the monthly limit before the month ends" in page
     assert page.count('type="checkbox"') == 5
     assert page.count(" checked") == 5
@@ -100,10 +100,11 @@ def test_a_rule_that_fired_this_period_says_when_in_the_restaurants_zone(
     db_session.flush()
     page = page_of(owner)
     row = page[page.index('data-rule="daily_messages"') :]
-    assert "Sent today, <time" in row[: row.index("</tr>")]
-    assert ">2025-10-20 17:30</time>" in row[: row.index("</tr>")]
+    row = row[: row.index("</li>")]
+    assert "Sent today</strong>, <time" in row
+    assert ">2025-10-20 17:30</time> (Asia/Riyadh)" in row
     monthly = page[page.index('data-rule="monthly_conversations"') :]
-    assert "Not sent this month" in monthly[: monthly.index("</tr>")]
+    assert "Not sent this month" in monthly[: monthly.index("</li>")]
 
 
 # Rules
