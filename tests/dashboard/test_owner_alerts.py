@@ -22,7 +22,7 @@ from tests.support.waiting import wait_until
 from tests.usage_api.conftest import add_restaurant, inbound_message
 
 PAGE = "/dashboard/r/r1/alerts"
-SECRET = re.compile(r'id="new-secret"[^>]*value="(whsec_[^"]+)"')
+SECRET = re.compile(r'id="new-secret"[^>]*>(whsec_[^<]+)<')
 
 
 def page_of(client, path=PAGE):
@@ -154,6 +154,8 @@ def test_a_threshold_out_of_range_is_the_form_again_with_the_apis_message(
     assert answer.status_code == 400
     page = answer.get_data(as_text=True)
     assert f"Not saved — alert 3: {message}" in page
+    assert f"Alert rules not saved: {message}" in page  # at the top, where the page opens
+    assert 'aria-describedby="rules-error" autofocus' in page
     assert f'name="rule-2-threshold" value="{threshold}" aria-label' in page  # kept
     assert 'id="rule-0-enabled" name="rule-0-enabled">' in page  # the untick is kept too
     assert rules_of(db_session, "r1") == DEFAULT_RULES  # nothing stored
@@ -235,6 +237,7 @@ def test_a_bad_target_is_the_page_again_with_the_message_and_nothing_stored(
     if kind != "pigeon":
         assert f'id="target-{kind}" name="target"' in page
         assert f'value="{target}" aria-invalid="true"' in page  # what was typed is kept
+        assert f'aria-describedby="error-{kind}" autofocus' in page
     assert channels(db_session) == []
 
 

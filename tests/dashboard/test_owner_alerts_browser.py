@@ -125,10 +125,12 @@ def test_an_owner_changes_a_rule_and_sees_a_new_webhooks_secret_once(
     tab.page.fill("#target-webhook", "https://hooks.example.com/restaurant-bot")
     tab.page.click("button:text('Add webhook')")
     tab.page.wait_for_url(f"**{PAGE}?created=ch_*")
-    secret = tab.page.input_value("#new-secret")
+    secret = tab.page.inner_text("#new-secret")
     assert secret.startswith("whsec_")
     assert "it will not be shown again" in tab.page.inner_text("#secret-title")
     assert secret not in tab.page.url
+    assert tab.page.locator("#new-secret + button:text('Copy')").count() == 1
+    assert tab.page.title() == "Alerts · Al Diwan Grill / مطعم الديوان · restaurant-bot"
     tab.page.reload()
     assert tab.page.locator("#new-secret").count() == 0
     assert secret not in tab.page.content()
@@ -151,6 +153,7 @@ def test_the_alerts_page_fits_the_screen_without_errors(
     assert answer.value.status == 400
     assert "not an e-mail address" in tab.page.inner_text("#error-email")
     assert tab.page.input_value("#target-email") == "owner-at-aldiwan"
+    assert tab.page.evaluate("document.activeElement.id") == "target-email"  # in view
     tab.screenshot(f"owner-alerts-refused-{width}")
     tab.page.fill("#target-webhook", "https://hooks.example.com/restaurant-bot")
     tab.page.click("button:text('Add webhook')")
