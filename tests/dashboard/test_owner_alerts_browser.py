@@ -183,3 +183,16 @@ def test_the_alerts_page_reads_and_works_with_javascript_off(
     assert tab.page.locator("tr[data-delivery]").count() == 7
     with live_runtime.read_transaction() as session:
         assert rules_of(session, "demo")[4].enabled is False
+
+
+def test_an_operator_sees_the_alerts_read_only(browser, site, alert_history, live_runtime):
+    with live_runtime.transaction() as session:
+        key = credentials.create_api_key(session, name="ops").secret
+    tab = new_tab(browser, site, viewport=PHONE)
+    tab.sign_in_with_key(key)
+    assert tab.open(PAGE).status == 200
+    assert "read-only" in tab.page.inner_text(".flash")
+    assert tab.page.locator("main form").count() == 0
+    assert tab.page.locator("[data-rule] .status").count() == 5
+    tab.screenshot("owner-alerts-operator-phone")
+    assert tab.console_errors == []
