@@ -133,8 +133,7 @@ def owner_alerts_delete_channel(restaurant_id: str, channel_id: str) -> Response
             raise PageError(
                 404,
                 "not_found",
-                "There is no such channel: it may have been deleted already. Nothing was"
-                " changed.",
+                "There is no such channel: it may have been deleted already. Nothing was changed.",
                 next_step=(_address(restaurant_id), "Back to the alerts"),
             )
     return _back(restaurant_id, done="deleted")
@@ -297,7 +296,7 @@ def _address(restaurant_id: str) -> str:
     return url_for("dashboard.owner_alerts", restaurant_id=restaurant_id)
 
 
-def _back(restaurant_id: str, **outcome: object) -> Response:
+def _back(restaurant_id: str, **outcome: Any) -> Response:
     return redirect(url_for("dashboard.owner_alerts", restaurant_id=restaurant_id, **outcome), 302)
 
 

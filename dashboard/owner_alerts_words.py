@@ -74,8 +74,7 @@ class RuleWords:
 def rule_rows(rules: Sequence[Rule]) -> list[RuleRow]:
     """Return stored rules as form rows."""
     return [
-        RuleRow(r.metric, "" if r.threshold is None else str(r.threshold), r.enabled)
-        for r in rules
+        RuleRow(r.metric, "" if r.threshold is None else str(r.threshold), r.enabled) for r in rules
     ]
 
 

@@ -35,6 +35,7 @@ from usage_api.pagination import page_request
 
 bp = Blueprint("alerts", __name__, url_prefix="/api")
 
+
 def _restaurant(session: Session, principal: Principal) -> str:
     """Return the restaurant the request is about: the PAT's (which `?restaurantId=` may
     name, and no other), or the one an API key names with `?restaurantId=`."""

@@ -74,9 +74,7 @@ def test_the_owner_reads_each_default_rule_in_words_with_its_limit(owner, clock)
     assert "Nothing sent yet" in page
 
 
-def test_a_rule_that_fired_this_period_says_when_in_the_restaurants_zone(
-    owner, db_session, clock
-):
+def test_a_rule_that_fired_this_period_says_when_in_the_restaurants_zone(owner, db_session, clock):
     db_session.add(
         AlertFiring(
             restaurant_id="r1",
@@ -210,8 +208,8 @@ def test_an_email_and_a_whatsapp_number_are_listed_as_the_owner_typed_them(
     answer = add_channel(owner, "whatsapp", "+966500000001")
     page = page_of(owner, answer.headers["Location"])
     assert "WhatsApp channel added" in page
-    assert "<code class=\"alerts-target\">owner@example.com</code>" in page
-    assert "<code class=\"alerts-target\">+966500000001</code>" in page  # the owner's own
+    assert '<code class="alerts-target">owner@example.com</code>' in page
+    assert '<code class="alerts-target">+966500000001</code>' in page  # the owner's own
     assert 'id="new-secret"' not in page
     assert [c.type for c in channels(db_session)] == ["email", "whatsapp"]
 
@@ -307,7 +305,11 @@ def test_the_log_shows_errors_attempts_and_a_deleted_channel(owner, db_session, 
 
 
 def test_a_webhook_added_on_the_page_gets_the_test_signed_with_the_secret_shown(
-    live_app, live_runtime, settings, receiver, worker  # noqa: F811
+    live_app,
+    live_runtime,
+    settings,
+    receiver,  # noqa: F811  (the alerts tests' fixture, imported above)
+    worker,
 ):
     with live_runtime.transaction() as session:
         factories.restaurant(session, settings, restaurant_id="r-live")
@@ -347,9 +349,7 @@ def test_an_operator_reads_the_page_without_any_form(admin, clock):
 
 @pytest.mark.parametrize("who", ["admin", "viewer"])
 @pytest.mark.parametrize("path", ["/rules", "/channels", "/test"])
-def test_an_operators_action_is_refused_and_changes_nothing(
-    request, db_session, clock, who, path
-):
+def test_an_operators_action_is_refused_and_changes_nothing(request, db_session, clock, who, path):
     client = request.getfixturevalue(who)
     fields = rules_form([Rule("pace", None, False)]) | {"type": "email", "target": "a@b.example"}
     answer = act(client, PAGE + path, "/dashboard/admin/restaurants", **fields)
