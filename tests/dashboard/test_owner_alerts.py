@@ -4,6 +4,7 @@ the delivery log — through the alerts API's own functions and validation."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import uuid
 
@@ -172,16 +173,26 @@ def test_a_forged_metric_is_refused_as_the_api_refuses_it(owner, db_session, clo
 # Channels
 
 
-def test_a_new_webhook_channels_secret_is_shown_once(owner, db_session, runtime, clock):
+def test_a_new_webhook_channels_secret_is_shown_once(
+    owner, db_session, runtime, redis_client, clock, caplog
+):
+    caplog.set_level(logging.DEBUG)
     answer = add_channel(owner, "webhook", "https://hooks.example.com/rb")
     assert answer.status_code == 302
     location = answer.headers["Location"]
     assert "whsec" not in location
     [channel] = channels(db_session)
     assert location.endswith(f"?created={channel.id}")
+    secret = runtime.secret_box.decrypt(channel.secret)
+    # Waiting for its page under the session, encrypted: not readable in Redis either.
+    [key] = redis_client.keys(runtime.keys("dashboard", "new-secret", "*"))
+    assert 0 < redis_client.ttl(key) <= 600
+    assert secret.encode() not in redis_client.get(key)
     page = page_of(owner, location)
     [shown] = SECRET.findall(page)
-    assert shown == runtime.secret_box.decrypt(channel.secret)
+    assert shown == secret
+    assert redis_client.keys(runtime.keys("dashboard", "new-secret", "*")) == []
+    assert secret not in caplog.text
     assert "copy it now, it will not be shown again" in page
     assert "Webhook channel added" in page
     # Never again: not on a reload of the same address, not on the page.
