@@ -37,6 +37,7 @@ DEAD_LETTERS_GROWING = "dead_letters.growing"
 QUEUE_BACKLOG = "queue.backlog"
 # Deliveries of operator events go to OPS_WEBHOOK_URL, not to a channel.
 OPS_CHANNEL = "ops"
+TEST_MESSAGE = "A test notification from restaurant-bot: this channel works."
 
 
 def new_event_id() -> str:
@@ -80,6 +81,14 @@ def emit(
         _add_delivery(session, event_id, restaurant_id, channel_id, channel_type, now)
         for channel_id, channel_type in channels
     ]
+
+
+def emit_test(session: Session, restaurant_id: str, now: dt.datetime) -> tuple[str, list[Job]]:
+    """Write a `test` event to every channel of `restaurant_id`; return its id and the
+    delivery jobs to enqueue after commit (the API, the dashboard and the CLI send it)."""
+    event_id = new_event_id()
+    data = {"message": TEST_MESSAGE}
+    return event_id, emit(session, TEST, restaurant_id, data, now, event_id=event_id)
 
 
 def emit_operator(

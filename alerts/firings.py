@@ -7,7 +7,7 @@ import datetime as dt
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from alerts.models import AlertFiring
@@ -65,3 +65,16 @@ def record_firing(
         },
     ).first()
     return row is not None
+
+
+def firings_in(
+    session: Session, restaurant_id: str, periods: tuple[str, ...]
+) -> dict[tuple[str, int], dt.datetime]:
+    """Return when each rule of a restaurant fired in these periods (e.g. today's
+    `YYYY-MM-DD` and this month's `YYYY-MM`), by (metric, threshold; 0 for pace)."""
+    rows = session.execute(
+        select(AlertFiring.metric, AlertFiring.threshold, AlertFiring.fired_at).where(
+            AlertFiring.restaurant_id == restaurant_id, AlertFiring.period.in_(periods)
+        )
+    )
+    return {(metric, threshold): fired_at for metric, threshold, fired_at in rows}

@@ -19,6 +19,7 @@ from dashboard import (
     formatting,
     job_views,
     overview_views,
+    owner_alerts_views,
     owner_failures_views,
     owner_views,
     restaurant_views,
@@ -37,6 +38,7 @@ VIEW_MODULES = (
     breaker_views,
     owner_views,
     owner_failures_views,
+    owner_alerts_views,
 )
 
 

@@ -35,8 +35,6 @@ from usage_api.pagination import page_request
 
 bp = Blueprint("alerts", __name__, url_prefix="/api")
 
-TEST_MESSAGE = "A test notification from restaurant-bot: this channel works."
-
 
 def _restaurant(session: Session, principal: Principal) -> str:
     """Return the restaurant the request is about: the PAT's (which `?restaurantId=` may
@@ -152,11 +150,7 @@ def send_test() -> ResponseReturnValue:
         principal = require_owner_or_admin(session)
         require_can_act(principal)
         restaurant_id = _restaurant(session, principal)
-        event_id = events.new_event_id()
-        data = {"message": TEST_MESSAGE}
-        new_jobs = events.emit(
-            session, events.TEST, restaurant_id, data, request_now(), event_id=event_id
-        )
+        event_id, new_jobs = events.emit_test(session, restaurant_id, request_now())
     _hand_over(new_jobs)
     return jsonify({"eventId": event_id}), 202
 

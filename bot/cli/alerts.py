@@ -84,11 +84,7 @@ def test_command(restaurant_id: str) -> None:
     """Send a `test` event to every channel of the restaurant; print its id."""
     with command_transaction() as session:
         _check(session, restaurant_id)
-        event_id = events.new_event_id()
-        data = {"message": "A test notification from restaurant-bot: this channel works."}
-        new_jobs = events.emit(
-            session, events.TEST, restaurant_id, data, utcnow(), event_id=event_id
-        )
+        event_id, new_jobs = events.emit_test(session, restaurant_id, utcnow())
     current = runtime()
     enqueued = jobs.enqueue(current.broker, new_jobs)
     with current.autocommit() as connection:
