@@ -18,6 +18,7 @@ from store.job_kinds import (
     WELCOME_BOOTSTRAP,
 )
 from store.models import Job
+from store.timeutil import zone
 
 # (name, what it does) of each kind of job, as an owner would say it.
 KINDS = {
@@ -141,9 +142,23 @@ def import_summary(job: Job) -> str:
     return f"The import stopped. {plain_error(job.error) or _UNKNOWN_CAUSE} {again}"
 
 
-def job_words(job: Job) -> dict[str, Any]:
+def times_text(job: Job, timezone: str) -> str:
+    """Return "Started 2026-12-06 18:41, finished 18:43 (Asia/Riyadh)." in that zone."""
+    started = job.created_at.astimezone(zone(timezone))
+    words = f"Started {started:%Y-%m-%d %H:%M}"
+    if job.finished_at is not None and job.status in FINAL:
+        finished = job.finished_at.astimezone(zone(timezone))
+        same_day = finished.date() == started.date()
+        words += (
+            f", finished {finished:%H:%M}" if same_day else f", finished {finished:%Y-%m-%d %H:%M}"
+        )
+    return f"{words} ({timezone})."
+
+
+def job_words(job: Job, timezone: str) -> dict[str, Any]:
     """Return what the page says about a job: status, progress, error and, for an import,
-    its summary. The keys are the page's `data-word` places the script fills in."""
+    its summary and times (in the restaurant's zone). The keys are the page's `data-word`
+    places the script fills in."""
     words = {
         "status": status_word(job.status),
         "progress": progress_text(job),
@@ -151,4 +166,5 @@ def job_words(job: Job) -> dict[str, Any]:
     }
     if job.actor == IMPORT_ORDERS.actor:
         words["summary"] = import_summary(job)
+        words["times"] = times_text(job, timezone)
     return words

@@ -54,15 +54,16 @@ def owner_jobs(restaurant_id: str) -> ResponseReturnValue:
     with runtime().read_transaction() as session:
         restaurant = _restaurant(session, restaurant_id)
         total, jobs, latest = _jobs(session, restaurant_id, number)
+    timezone = restaurant.timezone or "UTC"
     who = signed_in()
     assert who is not None
     return render_template(
         "owner/jobs.html",
         restaurant=restaurant,
-        zone=restaurant.timezone or "UTC",
+        zone=timezone,
         jobs=jobs,
         latest=latest,
-        words={job.id: job_words(job) for job in [*jobs, *([latest] if latest else [])]},
+        words={job.id: job_words(job, timezone) for job in [*jobs, *([latest] if latest else [])]},
         kind_name=kind_name,
         kind_note=kind_note,
         final=FINAL,
@@ -88,6 +89,7 @@ def owner_jobs_json(restaurant_id: str) -> ResponseReturnValue:
     require_restaurant(restaurant_id)
     number = page_number(request.args)
     with runtime().read_transaction() as session:
+        timezone = _restaurant(session, restaurant_id).timezone or "UTC"
         total, jobs, latest = _jobs(session, restaurant_id, number)
     shown = {job.id: job for job in jobs}
     if latest is not None:
@@ -96,7 +98,7 @@ def owner_jobs_json(restaurant_id: str) -> ResponseReturnValue:
         {
             "data": [job_json(job) for job in shown.values()],
             "total": total,
-            "words": {job_id: job_words(job) for job_id, job in shown.items()},
+            "words": {job_id: job_words(job, timezone) for job_id, job in shown.items()},
         }
     )
 

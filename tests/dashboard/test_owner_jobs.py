@@ -117,6 +117,7 @@ def test_the_page_lists_the_restaurants_own_jobs_newest_first_in_its_owners_word
     assert "CatalogUnavailable" not in page
     # The finished import, with its true count, its period and the way to its orders.
     assert "Imported 2,345 orders from the last 30 days." in page
+    assert "Started 2025-10-20 15:30, finished 15:32 (Asia/Riyadh)." in page
     assert 'href="/dashboard/r/r1/insights"' in page
     assert '<progress class="import-bar" max="2345" value="2345"' in page
     assert "1 of 3 · sending" in page
