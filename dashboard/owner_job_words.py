@@ -109,8 +109,8 @@ def progress_text(job: Job) -> str:
     unit = " orders" if is_import else ""
     words = ""
     if total:
-        # An import's total is an estimate until it ends (SPEC §13: it may grow).
-        about = "about " if is_import and job.status in UNFINISHED and done != total else ""
+        # An import's total is an estimate until it has read every page (SPEC §13).
+        about = "about " if is_import and done != total else ""
         words = f"{done or 0:,} of {about}{total:,}{unit}"
     if step and step != "done" and job.status in UNFINISHED:
         words += (" · " if words else "") + step

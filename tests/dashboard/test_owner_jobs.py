@@ -308,6 +308,7 @@ def test_a_failed_import_says_what_happened_and_that_the_owner_can_try_again(
         "The import stopped. Your ordering platform did not answer (it was down or too slow)."
         " The 420 orders it stored are kept; you can try again." in page
     )
+    assert "420 of about 1,800 orders" in page
     form = re.search(r'<form class="import-form"[^>]*>', page)
     assert form
     assert " hidden" not in form.group(0)

@@ -165,6 +165,35 @@ def test_without_javascript_a_second_start_shows_the_running_import(
     second.screenshot("owner-jobs-already-running-no-js-phone")
 
 
+def test_a_failed_import_says_what_happened_and_that_the_owner_can_try_again(
+    browser, site, people, broker, worker, fake_catalog
+):
+    fake_catalog.fail(r"page=2", status=403)  # the first page of orders, then a refusal
+    owner_token, _ = people
+    tab = new_tab(browser, site, viewport=PHONE)
+    sign_in_as_owner(tab, owner_token)
+    tab.open("/dashboard/r/demo/jobs")
+    tab.page.click("button:text('Import order history')")
+    tab.page.wait_for_url("**/dashboard/r/demo/jobs?started=*")
+    assert wait_until(lambda: bar(tab)[2] in ("failed", "dead"), timeout=60), bar(tab)
+    summary = tab.page.inner_text(".import-summary")
+    assert "The import stopped. Your ordering platform refused the request" in summary
+    assert "orders it stored are kept; you can try again." in summary
+    assert tab.page.locator(".import-summary .status").inner_text() == "failed"
+    assert tab.page.locator("button:text('Import order history')").is_visible()
+    assert not tab.page.locator("a:text('See your orders on the Insights page')").is_visible()
+    assert not tab.page.locator("[role=status]").is_visible()  # "started" is no news now
+    tab.screenshot("owner-jobs-failed-phone")
+    desktop = new_tab(browser, site, viewport=DESKTOP)
+    sign_in_as_owner(desktop, owner_token)
+    desktop.open("/dashboard/r/demo/jobs")
+    assert "you can try again" in desktop.page.inner_text(".import-summary")
+    desktop.screenshot("owner-jobs-failed-desktop")
+    for each in (tab, desktop):
+        assert each.console_errors == []
+        assert each.csp_violations() == []
+
+
 def test_an_operator_sees_the_page_read_only(browser, site, people):
     _, admin_key = people
     tab = new_tab(browser, site, viewport=DESKTOP)
