@@ -32,7 +32,7 @@ from dashboard.security import action, sign_in_required, signed_in
 from imports.requests import DEFAULT_DAYS, is_days
 from imports.starting import ImportRunning, UnknownRestaurant, launch_import
 from store.job_kinds import IMPORT_ORDERS
-from store.jobs import JobFilters, job_json, job_page
+from store.jobs import JobFilters, job_json, job_page, latest_job
 from store.models import Job, Restaurant
 from store.restaurants import RESTAURANT_ID
 from usage_api.clock import request_now
@@ -155,14 +155,8 @@ def _jobs(session: Session, restaurant_id: str, number: int) -> tuple[int, list[
         offset=(number - 1) * PAGE_SIZE,
         count_limit=COUNT_LIMIT,
     )
-    _, imports = job_page(
-        session,
-        JobFilters(restaurant_id=restaurant_id, actor=IMPORT_ORDERS.actor),
-        limit=1,
-        offset=0,
-        count_limit=1,
-    )
-    return total, jobs, imports[0] if imports else None
+    latest = latest_job(session, JobFilters(restaurant_id=restaurant_id, actor=IMPORT_ORDERS.actor))
+    return total, jobs, latest
 
 
 def _days(form: Mapping[str, str]) -> int:

@@ -159,8 +159,9 @@ def test_the_page_costs_the_same_statements_with_few_and_many_jobs(
     many = (count(PAGE), count(PAGE + ".json"))
     assert few == many
     # Who is signed in, the restaurant, the page of jobs and its count, the latest import
-    # (and its bounded count), with the test session's SAVEPOINTs around each transaction.
-    assert few[0] <= 11, "\n".join(sql.split("\n")[0][:90] for sql in statements.statements)
+    # (not counted: a count of one restaurant's imports can read the whole table on
+    # PostgreSQL), with the test session's SAVEPOINTs around each transaction.
+    assert few[0] <= 10, "\n".join(sql.split("\n")[0][:90] for sql in statements.statements)
 
 
 def test_starting_an_import_redirects_to_the_page_with_the_job_queued(owner, db_session, clock):
