@@ -24,8 +24,9 @@ def minor_units(currency: str | None) -> int:
     return _MINOR_UNITS.get((currency or "").strip().upper(), 2)
 
 
-def normalize_price(value: object) -> str | None:
-    """Return `value` as an exact decimal string, or None when it is not a usable price."""
+def parse_amount(value: object) -> Decimal | None:
+    """Return a JSON number or decimal string as an exact `Decimal`, or None when it is not
+    a finite, non-negative amount (a bool, NaN, `"abc"`, `-1`)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         return None
     try:
@@ -35,7 +36,13 @@ def normalize_price(value: object) -> str | None:
         return None
     if not amount.is_finite() or amount < 0:
         return None
-    return format(amount, "f")
+    return amount
+
+
+def normalize_price(value: object) -> str | None:
+    """Return `value` as an exact decimal string, or None when it is not a usable price."""
+    amount = parse_amount(value)
+    return None if amount is None else format(amount, "f")
 
 
 def format_price(price: str | int | float | Decimal, currency: str | None) -> str:

@@ -19,6 +19,7 @@ from dashboard import (
     formatting,
     job_views,
     overview_views,
+    owner_failures_views,
     owner_jobs_views,
     owner_views,
     restaurant_views,
@@ -36,6 +37,7 @@ VIEW_MODULES = (
     batch_views,
     breaker_views,
     owner_views,
+    owner_failures_views,
     owner_jobs_views,
 )
 

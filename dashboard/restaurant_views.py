@@ -23,19 +23,8 @@ from usage_api.clock import request_now
 
 PAGE_SIZE = 50
 CSV_CHUNK = 500
-CSV_COLUMNS = (
-    "restaurantId",
-    "restaurantName",
-    "conversationsThisMonth",
-    "lastConversationAt",
-    "dailyLimit",
-    "dailyRemaining",
-    "monthlyLimit",
-    "monthlyRemaining",
-    "firstActivity",
-    "lastActivity",
-    "isActive",
-)
+# SPEC §14: the CSV has the usage object's fields, flattened, in its order.
+CSV_COLUMNS = USAGE_FIELDS
 # A spreadsheet runs a cell that begins with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@")
 

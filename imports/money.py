@@ -9,9 +9,9 @@ currency's minor unit (a POS that computed 10.3500000001) is rounded half-even t
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 
-from catalog.prices import minor_units
+from catalog.prices import minor_units, parse_amount
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # More than any order's total in any currency's minor units; keeps sums inside 64 bits.
@@ -28,13 +28,8 @@ def currency_code(value: object) -> str | None:
 
 def to_minor(value: object, currency: str) -> int | None:
     """Return a non-negative major-unit amount as whole minor units, or None if unusable."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount < 0:
+    amount = parse_amount(value)
+    if amount is None:
         return None
     scaled = amount.scaleb(minor_units(currency))
     if scaled > MAX_MINOR:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from bot.failure_advice import summary_of
+
 # Below this many conversations in the period, shares and peaks say nothing.
 MIN_CONVERSATIONS = 5
 # A funnel step needs this many conversations before a drop after it means anything.
@@ -30,15 +32,6 @@ STEP_NAMES = {
     "category": "a category",
     "branch": "a branch chosen",
 }
-# What an owner can do about a Twilio error code (SPEC §12), by code.
-ERROR_ADVICE = {
-    "63016": "a template is needed outside WhatsApp's 24-hour window: messages sent more "
-    "than 24 hours after the customer's last message must use an approved template",
-    "21610": "the customer unsubscribed (sent STOP): nothing reaches them until they send START",
-    "63024": "invalid recipient: that number cannot receive WhatsApp messages",
-    "63003": "invalid recipient: that number cannot receive WhatsApp messages",
-}
-OTHER_ADVICE = "see Twilio's error reference for this code"
 
 Finding = dict[str, Any]
 
@@ -226,7 +219,7 @@ def delivery_failures(figures: Figures) -> Finding | None:
     if total == 0:
         return None
     codes = sorted(figures.error_codes.items(), key=lambda item: (-item[1], item[0]))
-    lines = [f"{code} ({count}): {ERROR_ADVICE.get(code, OTHER_ADVICE)}" for code, count in codes]
+    lines = [f"{code} ({count}): {summary_of(code)}" for code, count in codes]
     return finding(
         "delivery_failures",
         "warning",

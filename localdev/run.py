@@ -259,7 +259,8 @@ def main() -> None:
         say("")
         say("restaurant-bot is running (Ctrl-C stops everything).")
         say(f"URL: {url}")
-        say(f"Dashboard: {url}/dashboard/ (sign in with the admin key below)")
+        who = "owners: the restaurant id and PAT below; operators: the admin key"
+        say(f"Dashboard: {url}/dashboard/ ({who})")
         say(f"Restaurant ID: {values['Restaurant ID']}")
         say(f"PAT: {values['PAT']}")
         say(f"Admin key: {values['Admin key']}")

@@ -35,6 +35,11 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# Outbound messages that failed for good: the predicate of the partial index
+# `ix_messages_failed`, written as literal SQL so that a query repeating it word for word
+# (`bot.failed_messages`) is planned on that index even as a prepared statement.
+FAILED_OUTBOUND = "direction = 'outbound' AND status IN ('failed', 'undelivered')"
+
 # An autoincrementing 64-bit key on PostgreSQL; SQLite only autoincrements INTEGER keys.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -157,6 +162,14 @@ class Message(Base):
         Index("ix_messages_outbox", "direction", "status", "next_attempt_at"),
         # For the retention cleanup, which clears bodies by age.
         Index(None, "created_at"),
+        # An owner's failed messages by period (`bot.failed_messages`): only failed rows.
+        Index(
+            "ix_messages_failed",
+            "restaurant_id",
+            "created_at",
+            postgresql_where=text(FAILED_OUTBOUND),
+            sqlite_where=text(FAILED_OUTBOUND),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -138,8 +138,9 @@ def base_settings(
 
 
 @pytest.fixture
-def settings(base_settings: Settings) -> Settings:
-    return base_settings
+def settings(base_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The run's settings, changed by `parametrize("settings", [{...}], indirect=True)`."""
+    return base_settings.replace(**getattr(request, "param", {}))
 
 
 @pytest.fixture(autouse=True)

@@ -25,12 +25,6 @@ DEMO = "/merchants/demo-merchant"
 
 
 @pytest.fixture
-def settings(base_settings, request):
-    """The run's settings, changed by `parametrize("settings", [{...}], indirect=True)`."""
-    return base_settings.replace(**getattr(request, "param", {}))
-
-
-@pytest.fixture
 def restaurant(live_runtime, settings):
     with live_runtime.transaction() as session:
         return factories.restaurant(session, settings, welcome_content_sid=WELCOME_SID)

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from tests.support.dead_letters import letters_when_listed
 from tests.support.processes import on_rabbitmq
 from tests.support.waiting import wait_until
 
@@ -19,6 +20,7 @@ def dead_job(live_runtime, send_job, job_row, worker):
     live_runtime.redis.set(fail, "1")
     job_id = send_job("flaky_job", "test-flaky", restaurant_id="r1", name="dl")
     assert wait_until(lambda: job_row(job_id).status == "dead")
+    assert [letter["id"] for letter in letters_when_listed(live_runtime)] == [job_id]
     live_runtime.redis.delete(fail)  # from now on it would succeed
     return job_id
 

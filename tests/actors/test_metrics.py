@@ -140,6 +140,8 @@ def test_metrics_need_the_token_when_one_is_set(live_runtime, settings):
         guarded.redis.close()
 
 
+# A cooldown no slow run outlasts between opening the breaker and reading "open".
+@pytest.mark.parametrize("settings", [{"catalog_breaker_cooldown_ms": 60_000}], indirect=True)
 def test_the_metrics_show_tripped_breakers_and_cache_hit_rates_of_every_process(
     live_client, tenants, live_runtime, settings
 ):

@@ -129,8 +129,14 @@ def test_a_receiver_that_keeps_failing_ends_dead_and_a_replay_delivers_it(
 
     [item] = settled(live_client, headers)
     assert (item["status"], item["attempts"], item["lastError"]) == ("dead", 4, "HTTP 503")
-    letters = live_client.get("/api/admin/dead-letters", headers=admin).get_json()["data"]
-    assert [letter["id"] for letter in letters] == [item["id"]]
+
+    # The row says "dead" when the last attempt fails; the worker moves the message to the
+    # dead letters right after, so on a slow machine the list can lag the row a moment.
+    def letter_ids():
+        letters = live_client.get("/api/admin/dead-letters", headers=admin).get_json()["data"]
+        return [letter["id"] for letter in letters] or None
+
+    assert wait_until(letter_ids, timeout=30) == [item["id"]]
 
     receiver.faults.clear()
     del fault

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from store.models import Customer, Message
 from tests.support import factories
+from tests.support.dead_letters import letters_when_listed
 from tests.support.twilio import STATUS_URL, inbound_form, new_sid, post_signed
 from tests.support.waiting import wait_until
 
@@ -250,6 +251,7 @@ def test_a_send_failing_past_every_retry_is_a_dead_job_that_an_operator_replays(
     assert (row.status, row.sid) == ("failed", None)
     with live_runtime.transaction() as session:
         admin = admin_headers(session)
+    letters_when_listed(live_runtime)
     letters = live_client.get("/api/admin/dead-letters", headers=admin).get_json()["data"]
     assert [(letter["id"], letter["restaurantId"]) for letter in letters] == [
         (job.id, restaurant.id)

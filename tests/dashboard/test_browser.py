@@ -217,12 +217,19 @@ def test_an_admin_seals_and_analyzes_from_the_batches_page(
     names = [row.locator("td[data-label=Restaurant] code").inner_text() for row in rows]
     assert sorted(names) == ["demo", "sushi-bay"]
     # The worker analyzes them; the page follows without a reload.
+    # The batch reads "analyzed" when the job commits its work; the job's own row says
+    # "succeeded" a moment later (after the message is acknowledged), so wait for both.
     for row in rows:
         assert wait_until(
-            lambda row=row: row.locator("[data-batch-status]").inner_text() == "analyzed",
+            lambda row=row: (
+                (
+                    row.locator("[data-batch-status]").inner_text(),
+                    row.locator("[data-status]").inner_text(),
+                )
+                == ("analyzed", "succeeded")
+            ),
             timeout=60,
         )
-        assert row.locator("[data-status]").inner_text() == "succeeded"
         assert row.locator("[data-analyzed-at] time").count() == 1
     tab.screenshot("batches-analyzed")
     demo = rows[names.index("demo")]

@@ -23,12 +23,6 @@ FINAL = ("succeeded", "failed", "dead")
 
 
 @pytest.fixture
-def settings(base_settings, request):
-    """The run's settings, changed by `parametrize("settings", [{...}], indirect=True)`."""
-    return base_settings.replace(**getattr(request, "param", {}))
-
-
-@pytest.fixture
 def demo(live_runtime, settings):
     """The demo restaurant (Riyadh time) on the stand-in catalog's demo merchant."""
     with live_runtime.transaction() as session:

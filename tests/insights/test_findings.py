@@ -180,7 +180,7 @@ def test_delivery_failures_say_what_to_do_per_error_code():
     assert "template is needed outside WhatsApp's 24-hour window" in text
     assert "unsubscribed" in text
     assert "invalid recipient" in text
-    assert "30008 (1): see Twilio's error reference" in text
+    assert "30008 (1): unknown error on the phone network" in text  # bot.failure_advice
     assert findings.delivery_failures(figures()) is None
 
 
