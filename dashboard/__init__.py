@@ -21,6 +21,7 @@ from dashboard import (
     overview_views,
     owner_alerts_views,
     owner_failures_views,
+    owner_jobs_views,
     owner_views,
     restaurant_views,
 )
@@ -37,6 +38,7 @@ VIEW_MODULES = (
     batch_views,
     breaker_views,
     owner_views,
+    owner_jobs_views,
     owner_failures_views,
     owner_alerts_views,
 )

@@ -54,19 +54,7 @@ def job_page(
     With `count_limit`, counting stops there (a total above it means "more than
     `count_limit`"): counting a million rows takes longer than reading a page.
     """
-    conditions = []
-    if filters.restaurant_id is not None:
-        conditions.append(Job.restaurant_id == filters.restaurant_id)
-    if filters.status is not None:
-        conditions.append(Job.status == filters.status)
-    if filters.actor is not None:
-        conditions.append(Job.actor == filters.actor)
-    if filters.created_after is not None:
-        conditions.append(Job.created_at >= filters.created_after)
-    if filters.created_before is not None:
-        conditions.append(Job.created_at < filters.created_before)
-    if filters.job_ids is not None:
-        conditions.append(Job.id.in_(filters.job_ids))
+    conditions = _conditions(filters)
     if count_limit is None:
         counted = select(func.count()).select_from(Job).where(*conditions)
     else:
@@ -81,6 +69,31 @@ def job_page(
         .offset(offset)
     ).all()
     return total, list(jobs)
+
+
+def latest_job(session: Session, filters: JobFilters) -> Job | None:
+    """Return the newest job `job_page` would list first, or None; without counting (a
+    count of rare jobs, e.g. one restaurant's imports, can read every row of the table)."""
+    return session.scalars(
+        select(Job).where(*_conditions(filters)).order_by(Job.created_at.desc(), Job.id).limit(1)
+    ).first()
+
+
+def _conditions(filters: JobFilters) -> list[Any]:
+    conditions = []
+    if filters.restaurant_id is not None:
+        conditions.append(Job.restaurant_id == filters.restaurant_id)
+    if filters.status is not None:
+        conditions.append(Job.status == filters.status)
+    if filters.actor is not None:
+        conditions.append(Job.actor == filters.actor)
+    if filters.created_after is not None:
+        conditions.append(Job.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        conditions.append(Job.created_at < filters.created_before)
+    if filters.job_ids is not None:
+        conditions.append(Job.id.in_(filters.job_ids))
+    return conditions
 
 
 def job_stats(session: Session, *, now: dt.datetime | None = None) -> dict[str, Any]:

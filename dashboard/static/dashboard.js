@@ -1,6 +1,12 @@
 // restaurant-bot dashboard: the only script. Pages work without it; it only refreshes the
 // progress of jobs that are queued or running, every 2 seconds, from the page's own JSON
 // (and, on the Batches page, the status of the batches those jobs analyze).
+//
+// The page's `[data-poll]` element names that JSON; inside it every `[data-job]` element
+// (a table row, or a card) shows one job. A job may be shown in several places. When the
+// JSON carries `words` (the owner's Jobs page: {jobId: {key: text}}), each `[data-word=key]`
+// of the job gets that text and its status pill the `status` word; `[data-shown-when="a b"]`
+// elements are shown only while the job's status is one of those.
 (function () {
   "use strict";
   var POLL_MS = 2000;
@@ -8,11 +14,12 @@
 
   function number(n) { return Number(n).toLocaleString("en-US"); }
 
-  function update(row, job) {
+  function update(row, job, words) {
+    words = words || {};
     row.setAttribute("data-state", job.status);
     var status = row.querySelector("[data-status]");
     if (status) {
-      status.textContent = job.status;
+      status.textContent = words.status || job.status;
       status.className = "status status-" + job.status;
     }
     var bar = row.querySelector("[data-progress]");
@@ -31,6 +38,14 @@
     if (attempts) { attempts.textContent = number(job.attempts); }
     var error = row.querySelector("[data-error]");
     if (error) { error.textContent = job.error || ""; }
+    Object.keys(words).forEach(function (key) {
+      var places = row.querySelectorAll('[data-word="' + key + '"]');
+      for (var i = 0; i < places.length; i++) { places[i].textContent = words[key]; }
+    });
+    var shown = row.querySelectorAll("[data-shown-when]");
+    for (var j = 0; j < shown.length; j++) {
+      shown[j].hidden = shown[j].getAttribute("data-shown-when").split(" ").indexOf(job.status) < 0;
+    }
   }
 
   function updateBatch(row, batch) {
@@ -50,7 +65,7 @@
   }
 
   function unfinished(table) {
-    var rows = table.querySelectorAll("tr[data-job]");
+    var rows = table.querySelectorAll("[data-job]");
     for (var i = 0; i < rows.length; i++) {
       if (!FINAL[rows[i].getAttribute("data-state")]) { return true; }
     }
@@ -70,8 +85,8 @@
       })
       .then(function (body) {
         body.data.forEach(function (job) {
-          var row = table.querySelector('tr[data-job="' + job.id + '"]');
-          if (row) { update(row, job); }
+          var rows = table.querySelectorAll('[data-job="' + job.id + '"]');
+          for (var i = 0; i < rows.length; i++) { update(rows[i], job, (body.words || {})[job.id]); }
         });
         (body.batches || []).forEach(function (batch) {
           var row = table.querySelector('tr[data-batch="' + batch.id + '"]');
@@ -86,7 +101,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var table = document.querySelector("table[data-poll]");
+    var table = document.querySelector("[data-poll]");
     if (table) { window.setTimeout(function () { poll(table); }, POLL_MS); }
   });
 })();
