@@ -19,6 +19,7 @@ from dashboard import (
     formatting,
     job_views,
     overview_views,
+    owner_insights_views,
     owner_views,
     restaurant_views,
 )
@@ -35,6 +36,7 @@ VIEW_MODULES = (
     batch_views,
     breaker_views,
     owner_views,
+    owner_insights_views,
 )
 
 
