@@ -10,6 +10,7 @@ money with thousands separators.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -17,6 +18,7 @@ from typing import Any
 
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from bot.context import runtime
@@ -110,6 +112,24 @@ def money(amount: str, currency: str) -> str:
     return f"{sign}{grouped}{'.' + fraction if fraction else ''} {currency}"
 
 
+# A run of right-to-left letters (Hebrew, Arabic and their presentation forms), with the
+# spaces and marks between them: one word or a whole Arabic phrase.
+_RTL = "\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc"
+_RTL_RUN = re.compile(f"[{_RTL}](?:[\\s{_RTL}]*[{_RTL}])?")
+
+
+def mixed_text(text: str) -> Markup:
+    """Return English text that quotes Arabic names, each Arabic run isolated (`<bdi>`), so
+    that the numbers and brackets after a name stay where the English sentence puts them."""
+    parts: list[Markup | str] = []
+    last = 0
+    for run in _RTL_RUN.finditer(text):
+        parts += [text[last : run.start()], Markup('<bdi dir="rtl">%s</bdi>') % run.group()]
+        last = run.end()
+    parts.append(text[last:])
+    return Markup('<bdi dir="auto">%s</bdi>') % Markup("").join(escape(part) for part in parts)
+
+
 def _arg(name: str) -> str | None:
     # A GET form sends an empty field as `name=`: the page reads that as "not given".
     value = (request.args.get(name) or "").strip()
@@ -189,6 +209,7 @@ def owner_insights(restaurant_id: str) -> ResponseReturnValue:
         menu_cached=menu is not None,
         weekdays=WEEKDAYS,
         money=money,
+        mixed_text=mixed_text,
         day_text=day_text,
         jobs_address=_jobs_address(restaurant_id),
         owner_pages=OWNER_PAGES,

@@ -9,7 +9,7 @@ from html import unescape
 
 import pytest
 
-from dashboard.owner_insights_views import heat_rows, money
+from dashboard.owner_insights_views import heat_rows, mixed_text, money
 from insights import batches, folding
 from store import credentials
 from store.timeutil import utcnow
@@ -291,3 +291,11 @@ def test_the_page_costs_the_same_statements_with_little_and_with_much_data(
     # The session, the API's seven reads after its credential, the name.
     assert {selects for _, selects in much} == {1 + 7 + 1}, statements.statements
     assert statements.touching("conversation_events") == []
+
+
+def test_arabic_names_inside_an_english_finding_keep_their_numbers_in_place():
+    shown = mixed_text('Wrap / شاورما دجاج (148) and "هل يوجد توصيل؟" (3) <b>')
+    assert shown == (
+        '<bdi dir="auto">Wrap / <bdi dir="rtl">شاورما دجاج</bdi> (148) and &#34;'
+        '<bdi dir="rtl">هل يوجد توصيل؟</bdi>&#34; (3) &lt;b&gt;</bdi>'
+    )
