@@ -8,9 +8,13 @@ import re
 from html import unescape
 
 import pytest
+from markupsafe import escape
 
 from dashboard.owner_insights_views import heat_rows, mixed_text, money
 from insights import batches, folding
+from insights.narrator import refresh_summary
+from insights.report import Subject
+from localdev.fake_llm import FakeLLM
 from store import credentials
 from store.timeutil import utcnow
 from tests.dashboard.conftest import sign_in
@@ -202,6 +206,37 @@ def test_an_admin_reads_it_read_only(admin, db_session, runtime, clock):
     forms = re.findall(r"<form[^>]*>", html)
     assert all('method="get"' in form or "/dashboard/logout" in form for form in forms), forms
     assert admin.get("/dashboard/r/nobody/insights").status_code == 404
+
+
+class TestTheNarrativeSummary:
+    """With an OpenAI-compatible endpoint configured (a real local server), the stored
+    summary of the last 7 days shows above the findings — for that period only."""
+
+    @pytest.fixture
+    def llm_server(self):
+        with FakeLLM() as server:
+            yield server
+
+    @pytest.fixture
+    def settings(self, base_settings, llm_server):
+        return base_settings.replace(
+            insights_llm_url=llm_server.base_url, insights_llm_model="local-model"
+        )
+
+    def test_the_summary_shows_for_the_default_period_only(
+        self, owner, db_session, runtime, restaurant, clock
+    ):
+        a_week(db_session, runtime)
+        subject = Subject(restaurant.id, restaurant.timezone, restaurant.merchant_id)
+        summary = refresh_summary(
+            runtime.sessions, runtime.insights_narrator, subject, now=NOW, menu=None
+        )
+        assert summary
+        html = owner.get(PAGE).get_data(as_text=True)
+        assert "Summary of the last 7 days" in html
+        assert str(escape(summary)) in html
+        other = owner.get(f"{PAGE}?from=2025-10-13&to=2025-10-20").get_data(as_text=True)
+        assert "Summary of the last 7 days" not in other
 
 
 def test_the_usage_page_links_to_insights(owner, clock):
