@@ -124,6 +124,7 @@ def test_before_an_import_the_page_says_how_to_get_order_history(browser, site, 
     orders = tab.page.locator("#orders-title").locator("xpath=..")
     assert "No order history yet — import it from the Jobs page" in orders.inner_text()
     assert orders.locator("a").first.get_attribute("href") == "/dashboard/r/demo/jobs"
+    tab.screenshot("owner-insights-before-import-phone")
     assert tab.open("/dashboard/r/burger-hub/insights").status == 404
     assert tab.console_errors == [] or all("404" in e for e in tab.console_errors)
 
