@@ -171,7 +171,7 @@ def owner_insights(restaurant_id: str) -> ResponseReturnValue:
             raise PageError(
                 400,
                 "invalid_parameter",
-                f"That period cannot be shown: {error}. Dates are YYYY-MM-DD in the"
+                f"{str(error)[:1].upper()}{str(error)[1:]}. Dates are YYYY-MM-DD in the"
                 " restaurant's zone, 'from' no later than 'to', at most 366 days.",
                 title="That period cannot be shown",
                 next_step=(here, "Show the last 7 days"),

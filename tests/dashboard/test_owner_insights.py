@@ -163,7 +163,7 @@ def test_the_period_picker_reads_other_days_and_marks_its_quick_link(
         ("?from=20-10-2025", "'from' must be a date as YYYY-MM-DD"),
         ("?from=2025-02-30", "'from' is not a calendar date"),
         ("?from=2025-10-20&to=2025-10-01", "is after 'to'"),
-        ("?from=2024-01-01&to=2025-10-20", "at most 366 are allowed"),
+        ("?from=2024-01-01&to=2025-10-20", "The period has 659 days; at most 366 are allowed"),
     ],
 )
 def test_a_bad_period_is_a_400_page_that_says_why_and_offers_the_default(owner, clock, query, says):

@@ -137,6 +137,11 @@ def test_insights_read_and_the_period_picker_works_with_javascript_off(browser, 
     tab.page.fill("#from", "2020-01-01")
     tab.page.click("button:text('Show')")
     assert "That period cannot be shown" in tab.page.locator("h1").inner_text()
+    tab.screenshot("owner-insights-bad-period")
     tab.page.click("text=Show the last 7 days")
     tab.page.wait_for_url(f"**{PAGE}")
     assert tab.page.locator("h2#findings-title").count() == 1
+    # A period before any conversation says so, and what to do.
+    tab.open(f"{PAGE}?from=2020-01-01&to=2020-01-31")
+    assert "No conversations in this period" in tab.page.locator(".empty").first.inner_text()
+    tab.screenshot("owner-insights-quiet-period")
