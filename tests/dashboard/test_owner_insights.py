@@ -239,6 +239,13 @@ class TestTheNarrativeSummary:
         assert "Summary of the last 7 days" not in other
 
 
+def test_a_read_only_key_reads_it_too(app, db_session, restaurant, clock):
+    key = credentials.create_api_key(db_session, name="eyes", role="viewer")
+    client = app.test_client()
+    assert sign_in(client, api_key=key.secret).status_code == 302
+    assert client.get(PAGE).status_code == 200
+
+
 def test_the_usage_page_links_to_insights(owner, clock):
     html = owner.get("/dashboard/r/ins/usage").get_data(as_text=True)
     assert 'href="/dashboard/r/ins/insights">Insights</a>' in html
