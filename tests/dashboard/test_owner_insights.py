@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 from markupsafe import escape
 
-from dashboard.owner_insights_views import heat_rows, mixed_text, money
+from dashboard.owner_insights_views import heat_levels, heatmap, mixed_text, money
 from insights import batches, folding
 from insights.narrator import refresh_summary
 from insights.report import Subject
@@ -119,9 +119,16 @@ def test_an_owner_reads_the_weeks_totals_funnel_heatmap_categories_and_texts(
     assert "Chose a branch 1 · 33.3 %" in words
     assert 'width="66.67"' in html
     # The heatmap in Riyadh time: Monday 12:00, Saturday 20:00, Tuesday 13:00.
-    assert 'title="Monday 12:00–13:00: 1 conversations"' in html
-    assert 'title="Saturday 20:00–21:00: 1 conversations"' in html
-    assert html.count('class="heat-5"') == 2 * 3  # two layouts, three hours
+    assert html.count('class="heat-5">1</td>') == 2 * 3  # two layouts, three hours
+    wide = html[html.index("heat-wide") : html.index("heat-tall")]
+    monday = wide[wide.index('<th scope="row">Mon</th>') :]
+    cells = monday[: monday.index("</tr>")].split("<td")[1:]
+    assert len(cells) == 24
+    assert [n for n, c in enumerate(cells) if c.startswith(' class="heat-5">1')] == [12]
+    tall = html[html.index('class="heat-wrap heat-tall"') :]
+    eight_pm = tall[tall.index('<th scope="row">20:00</th>') :]
+    cells = eight_pm[: eight_pm.index("</tr>")].split("<td")[1:]
+    assert [c.startswith(' class="heat-5">1') for c in cells] == [False] * 5 + [True, False]
     # Categories: the opened ones first, then the menu's unopened ones, flagged.
     names = {str(c["id"]): c["name"] for c in menu}
     categories = html[html.index('id="categories-title"') :]
@@ -274,9 +281,22 @@ def test_messages_through_the_webhook_show_on_the_page(
 def test_heat_levels_shade_in_fifths_of_the_busiest_hour():
     grid = [[0] * 24 for _ in range(7)]
     grid[0][1], grid[0][2], grid[0][3], grid[6][23] = 1, 5, 10, 3
-    levels = {(c.weekday, c.hour): c.level for row in heat_rows(grid) for c in row if c.count}
-    assert levels == {(0, 1): 1, (0, 2): 3, (0, 3): 5, (6, 23): 2}
-    assert heat_rows([[0] * 24] * 7)[0][0].level == 0
+    levels = heat_levels(grid)
+    shaded = {(d, h): level for d, row in enumerate(levels) for h, level in enumerate(row) if level}
+    assert shaded == {(0, 1): 1, (0, 2): 3, (0, 3): 5, (6, 23): 2}
+    assert heat_levels([[0] * 24] * 7) == [[0] * 24] * 7
+
+
+def test_a_heatmap_has_both_layouts_with_thousands_separators():
+    grid = [[0] * 24 for _ in range(7)]
+    grid[4][21] = 1234
+    drawn = heatmap(grid)
+    assert [label for label, _ in drawn.days] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert [label for label, _ in drawn.hours][:2] == ["00:00", "01:00"]
+    assert drawn.days[4][1].count("<td") == 24
+    assert '<td class="heat-5">1,234</td>' in drawn.days[4][1]
+    assert drawn.hours[21][1].split("<td")[5] == ' class="heat-5">1,234</td>'
+    assert drawn.peak == 1234
 
 
 @pytest.mark.parametrize(
