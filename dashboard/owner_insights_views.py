@@ -13,7 +13,6 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app, render_template, request, url_for
@@ -27,6 +26,7 @@ from dashboard.charts import gauge
 from dashboard.errors import PageError
 from dashboard.owner_views import OWNER_PAGES, require_restaurant
 from dashboard.security import sign_in_required
+from imports.money import money
 from insights.findings import WEEKDAYS
 from insights.report import build_report, subject_of
 from store.models import Restaurant
@@ -111,19 +111,6 @@ def funnel_bars(funnel: Sequence[Mapping[str, Any]], conversations: int) -> list
         )
         for step in funnel
     ]
-
-
-def money(amount: str, currency: str) -> str:
-    """Return an exact amount (the API's string in minor units) with thousands separators:
-    `"12345.50"`, `"SAR"` → `12,345.50 SAR`."""
-    try:
-        Decimal(amount)
-    except InvalidOperation:
-        return f"{amount} {currency}"
-    whole, _, fraction = amount.partition(".")
-    sign = "-" if whole.startswith("-") else ""
-    grouped = f"{int(whole.lstrip('-') or '0'):,}"
-    return f"{sign}{grouped}{'.' + fraction if fraction else ''} {currency}"
 
 
 # A run of right-to-left letters (Hebrew, Arabic and their presentation forms), with the

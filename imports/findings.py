@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from imports.money import money
+
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # Hour findings need this many orders in the period to mean anything.
 MIN_ORDERS_FOR_HOURS = 20
@@ -35,7 +37,7 @@ def _top_items(orders: dict[str, Any]) -> dict[str, Any] | None:
     first, rest = top[0], top[1:]
     text = (
         f"{first['name']} sold most: {first['quantity']} in the period"
-        f" ({first['revenue']} {first['currency']})"
+        f" ({money(first['revenue'], first['currency'])})"
     )
     if rest:
         others = " and ".join(f"{item['name']} ({item['quantity']})" for item in rest)

@@ -9,7 +9,7 @@ currency's minor unit (a POS that computed 10.3500000001) is rounded half-even t
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from catalog.prices import minor_units, parse_amount
 
@@ -48,3 +48,16 @@ def divide_half_even(total: int, count: int) -> int:
         return 0
     quotient = (Decimal(total) / Decimal(count)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
     return int(quotient)
+
+
+def money(amount: str, currency: str) -> str:
+    """Return an exact amount (the API's major-unit string) for people, with thousands separators:
+    `"12345.50"`, `"SAR"` → `12,345.50 SAR`."""
+    try:
+        Decimal(amount)
+    except InvalidOperation:
+        return f"{amount} {currency}"
+    whole, _, fraction = amount.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    grouped = f"{int(whole.lstrip('-') or '0'):,}"
+    return f"{sign}{grouped}{'.' + fraction if fraction else ''} {currency}"

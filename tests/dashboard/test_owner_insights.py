@@ -10,7 +10,8 @@ from html import unescape
 import pytest
 from markupsafe import escape
 
-from dashboard.owner_insights_views import heat_levels, heatmap, mixed_text, money
+from dashboard.owner_insights_views import heat_levels, heatmap, mixed_text
+from imports.money import money
 from insights import batches, folding
 from insights.narrator import refresh_summary
 from insights.report import Subject

@@ -56,6 +56,11 @@ def test_the_best_sellers_are_named_with_their_quantities():
     assert top["numbers"]["orders"] == 5
 
 
+def test_a_best_sellers_revenue_reads_with_thousands_separators_to_the_last_minor_unit():
+    [top] = order_findings(orders(700, [item("a", 640, "12345.50")]))
+    assert top["text"] == "Item a sold most: 640 in the period (12,345.50 SAR)."
+
+
 def test_peaks_are_the_three_busiest_hours_of_the_week():
     cells = week()
     total = sum(n for _, n in cells)
