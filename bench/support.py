@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import multiprocessing
 import os
+import secrets
 import shlex
 import statistics
 import subprocess
@@ -127,6 +128,8 @@ def cpu_seconds(pid: int) -> float:
 def shell_env(**values: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # The web process refuses to start without it (it signs dashboard sessions).
+    env.setdefault("SECRET_KEY", secrets.token_hex(32))
     env.update(values)
     return env
 
