@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import re
 import tempfile
 import time
@@ -46,9 +45,8 @@ from sqlalchemy.engine import make_url
 from bench import dashboard as dashboard_bench
 from bench import insights as insight_bench
 from bench import order_insights as order_bench
-from bench.dashboard import load_sql, measure
+from bench.dashboard import load_sql, measure, report
 from bench.support import database, redis_url
-from bench.usage_api import _cpu_model
 from bot import create_app
 from bot.runtime import Runtime
 from dashboard.owner_views import OWNER_PAGES
@@ -57,9 +55,7 @@ from store import credentials
 from store.db import make_engine
 from store.migrations import upgrade
 from store.settings import Settings
-from store.timeutil import utcnow
 
-GOAL_MS = 50.0
 # Days of daily counters (10,000 rows a day): the pages read today's and the 7 before;
 # a year of them took minutes to load and is read by nothing.
 DAILY_DAYS = 60
@@ -255,28 +251,6 @@ def run(database_url: str, redis: str, requests: int) -> list[dict[str, Any]]:
         for key in runtime.redis.scan_iter(match=f"{namespace}:*", count=1000):
             runtime.redis.delete(key)
         runtime.close()
-
-
-def report(results: list[dict[str, Any]], server_version: str) -> None:
-    import platform
-
-    print()
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, {_cpu_model()}")
-    print(f"python {platform.python_version()}, {server_version}, date {utcnow():%Y-%m-%d}")
-    print(f"load average at the end: {', '.join(f'{n:.1f}' for n in os.getloadavg())}")
-    print()
-    print(
-        "| page | requests | p50 ms | p99 ms | max ms | app CPU ms (p50) | p99 ≤ 50 ms"
-        " | statements |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---|---|")
-    for r in results:
-        baseline = r["name"].startswith("baseline")
-        verdict = "—" if baseline else ("ok" if r["p99"] <= GOAL_MS else "MISSED")
-        print(
-            f"| {r['name']} | {r['count']:,} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.2f}"
-            f" | {r['cpu']:.2f} | {verdict} | {', '.join(map(str, r['statements']))} |"
-        )
 
 
 def create_database(server: str) -> str:
