@@ -10,6 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from store import credentials
+from store.timeutil import utcnow
+from tests.support import dashboard_data
+from tests.support.servers import serving
 from tests.usage_api.conftest import NOW, add_restaurant, clock, statements  # noqa: F401
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -109,3 +112,18 @@ def browser():
     from tests.dashboard.browser import launch
 
     yield from launch()
+
+
+@pytest.fixture
+def site(live_app):
+    """The app served on 127.0.0.1 for the browser: its base URL."""
+    with serving(live_app) as url:
+        yield url
+
+
+@pytest.fixture
+def owner_token(live_runtime) -> str:
+    """The demo restaurant (and the others), and its owner's token (committed)."""
+    dashboard_data.seed_restaurants(live_runtime, utcnow())
+    with live_runtime.transaction() as session:
+        return credentials.create_pat(session, restaurant_id="demo", expires_in_days=None).secret

@@ -20,7 +20,6 @@ from store.models import Job
 from store.timeutil import utcnow
 from tests.dashboard.browser import DESKTOP, PHONE, new_tab
 from tests.support import dashboard_data
-from tests.support.servers import serving
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -41,12 +40,6 @@ ADMIN_PAGES = [
 def settings(base_settings):
     """The run's settings, with breakers that stay open long enough to be seen."""
     return base_settings.replace(catalog_breaker_cooldown_ms=120_000)
-
-
-@pytest.fixture
-def site(live_app):
-    with serving(live_app) as url:
-        yield url
 
 
 @pytest.fixture

@@ -14,26 +14,10 @@ from alerts.rules import rules_of
 from store import credentials
 from store.timeutil import local_date, utcnow
 from tests.dashboard.browser import DESKTOP, PHONE, new_tab
-from tests.support import dashboard_data
-from tests.support.servers import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGE = "/dashboard/r/demo/alerts"
-
-
-@pytest.fixture
-def site(live_app):
-    with serving(live_app) as url:
-        yield url
-
-
-@pytest.fixture
-def owner_token(live_runtime):
-    """The demo restaurants with their usage, and the demo owner's token (committed)."""
-    dashboard_data.seed_restaurants(live_runtime, utcnow())
-    with live_runtime.transaction() as session:
-        return credentials.create_pat(session, restaurant_id="demo", expires_in_days=None).secret
 
 
 @pytest.fixture

@@ -20,17 +20,10 @@ from store.models import DailyUsage
 from store.timeutil import local_date, utcnow
 from tests.dashboard.browser import DESKTOP, PHONE, new_tab
 from tests.support import dashboard_data
-from tests.support.servers import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DEMO_ZONE = "Asia/Riyadh"
-
-
-@pytest.fixture
-def site(live_app):
-    with serving(live_app) as url:
-        yield url
 
 
 @pytest.fixture

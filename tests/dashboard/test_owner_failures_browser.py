@@ -14,32 +14,15 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from store import credentials
 from store.models import Customer, Message, Restaurant
 from store.timeutil import utcnow
 from tests.dashboard.browser import DESKTOP, PHONE, new_tab
-from tests.support import dashboard_data
-from tests.support.servers import serving
 from tests.support.twilio import STATUS_URL, inbound_form, post_signed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGE = "/dashboard/r/demo/failures"
 _customers = itertools.count(1)
-
-
-@pytest.fixture
-def site(live_app):
-    with serving(live_app) as url:
-        yield url
-
-
-@pytest.fixture
-def owner_token(live_runtime):
-    """The demo restaurant (and the others), and its owner's token (committed)."""
-    dashboard_data.seed_restaurants(live_runtime, utcnow())
-    with live_runtime.transaction() as session:
-        return credentials.create_pat(session, restaurant_id="demo", expires_in_days=None).secret
 
 
 @pytest.fixture

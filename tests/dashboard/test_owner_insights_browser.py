@@ -18,18 +18,11 @@ from store.timeutil import utcnow
 from tests.dashboard.browser import DESKTOP, PHONE, new_tab
 from tests.insights.conftest import warm
 from tests.support import factories
-from tests.support.servers import serving
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGE = "/dashboard/r/demo/insights"
-
-
-@pytest.fixture
-def site(live_app):
-    with serving(live_app) as url:
-        yield url
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from store.timeutil import utcnow
 from tests.dashboard.browser import DESKTOP, PHONE, new_tab
 from tests.imports.conftest import upstream_orders
 from tests.support import dashboard_data
-from tests.support.servers import serving
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,12 +30,6 @@ ORDERS_LATENCY = 0.15
 def settings(base_settings):
     """One day of orders at a time, so that the import takes a while."""
     return base_settings.replace(import_concurrency=1)
-
-
-@pytest.fixture
-def site(live_app):
-    with serving(live_app) as url:
-        yield url
 
 
 @pytest.fixture
