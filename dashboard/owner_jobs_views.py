@@ -121,14 +121,7 @@ def owner_import_start(restaurant_id: str) -> ResponseReturnValue:
     days = _days(request.form)
     current = runtime()
     try:
-        launched = launch_import(
-            current.transaction,
-            current.autocommit,
-            current.broker,
-            restaurant_id,
-            days,
-            now=request_now(),
-        )
+        launched = launch_import(current, restaurant_id, days, now=request_now())
     except UnknownRestaurant:
         raise PageError(404, "not_found", "There is no such restaurant page.") from None
     except ImportRunning as running:

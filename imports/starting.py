@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
 import dramatiq
 from sqlalchemy import Connection, select
@@ -75,26 +75,32 @@ class Launched:
     enqueued: bool
 
 
+class Services(Protocol):
+    """What starting an import needs of a process (the `Runtime`)."""
+
+    @property
+    def broker(self) -> dramatiq.Broker: ...
+
+    def transaction(self) -> AbstractContextManager[Session]: ...
+
+    def autocommit(self) -> AbstractContextManager[Connection]: ...
+
+
 def launch_import(
-    transaction: Callable[[], AbstractContextManager[Session]],
-    autocommit: Callable[[], AbstractContextManager[Connection]],
-    broker: dramatiq.Broker,
-    restaurant_id: str,
-    days: int,
-    *,
-    now: dt.datetime,
+    services: Services, restaurant_id: str, days: int, *, now: dt.datetime
 ) -> Launched:
     """Start an import (its job row committed), then hand it to the broker.
 
     With the broker unreachable the job stays `queued` and the relay hands it over later.
+    The API, the owner's Jobs page and the CLI all start imports through this.
 
     Raises:
       UnknownRestaurant, ImportRunning: As `start_import`.
     """
-    with transaction() as session:
+    with services.transaction() as session:
         job = start_import(session, restaurant_id, days, now=now)
-    enqueued = enqueue(broker, [job])
+    enqueued = enqueue(services.broker, [job])
     if enqueued:
-        with autocommit() as connection:
+        with services.autocommit() as connection:
             mark_enqueued(connection, enqueued)
     return Launched(job.id, bool(enqueued))

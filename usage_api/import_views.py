@@ -42,14 +42,7 @@ def start_order_import() -> ResponseReturnValue:
         )
     current = runtime()
     try:
-        launched = launch_import(
-            current.transaction,
-            current.autocommit,
-            current.broker,
-            restaurant_id,
-            days,
-            now=request_now(),
-        )
+        launched = launch_import(current, restaurant_id, days, now=request_now())
     except UnknownRestaurant:
         raise ApiError(404, "not_found", f"no restaurant with id {restaurant_id!r}") from None
     except ImportRunning as running:

@@ -47,14 +47,7 @@ def start_command(restaurant_id: str, days: int) -> None:
     """Start importing a restaurant's order history and follow it until it ends."""
     current = runtime()
     try:
-        launched = launch_import(
-            current.transaction,
-            current.autocommit,
-            current.broker,
-            restaurant_id,
-            days,
-            now=utcnow(),
-        )
+        launched = launch_import(current, restaurant_id, days, now=utcnow())
     except UnknownRestaurant:
         fail(f"no restaurant with id {restaurant_id!r}")
         return

@@ -48,14 +48,7 @@ def demo(live_runtime, settings, fake_catalog):
 @pytest.fixture
 def imported(demo, live_runtime, broker, worker):
     """The demo's last 30 days of orders, imported by the real job."""
-    job_id = launch_import(
-        live_runtime.transaction,
-        live_runtime.autocommit,
-        live_runtime.broker,
-        "demo",
-        30,
-        now=utcnow(),
-    ).job_id
+    job_id = launch_import(live_runtime, "demo", 30, now=utcnow()).job_id
 
     def status() -> str | None:
         with live_runtime.read_transaction() as session:

@@ -40,14 +40,7 @@ def start(live_runtime, broker) -> Callable[..., str]:
     """Start an import as `POST /api/imports` does; return its job id."""
 
     def launch(restaurant_id: str = "demo", days: int = 30, now: dt.datetime | None = None) -> str:
-        return launch_import(
-            live_runtime.transaction,
-            live_runtime.autocommit,
-            live_runtime.broker,
-            restaurant_id,
-            days,
-            now=now or utcnow(),
-        ).job_id
+        return launch_import(live_runtime, restaurant_id, days, now=now or utcnow()).job_id
 
     return launch
 
