@@ -18,6 +18,7 @@ from actors import progress
 from actors.broker import installed_broker
 from actors.context import current_runtime
 from store.models import Restaurant
+from tests.support.waiting import wait_until
 
 installed_broker()
 logger = logging.getLogger(__name__)
@@ -65,9 +66,7 @@ def count_restaurants_job(gate: str) -> None:
     count is the job's first statement (a test closes the connections meanwhile)."""
     runtime = current_runtime()
     key = runtime.keys("test", "gate", gate)
-    deadline = time.monotonic() + 30
-    while not runtime.redis.exists(key) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: runtime.redis.exists(key), timeout=30, interval=0.02)
     with runtime.read_transaction() as session:
         restaurants = session.scalar(select(func.count()).select_from(Restaurant))
     progress.result({"restaurants": restaurants})
