@@ -89,6 +89,14 @@ class Tab:
         self.page.click("text=Sign in as operator")
         self.page.wait_for_load_state()
 
+    def sign_in_as_owner(self, token: str, restaurant_id: str = "demo") -> None:
+        """Sign in through the form, as the restaurant's owner; land on its Usage page."""
+        self.open("/dashboard/login")
+        self.page.fill("#restaurant_id", restaurant_id)
+        self.page.fill("#token", token)
+        self.page.click("text=Sign in as owner")
+        self.page.wait_for_url(f"**/dashboard/r/{restaurant_id}/usage")
+
     def screenshot(self, name: str) -> Path:
         """Save a full-page screenshot under `SCREENSHOT_DIR` (default: the run's tmp)."""
         folder = Path(os.environ.get("SCREENSHOT_DIR") or "/tmp/dashboard-screenshots")

@@ -80,19 +80,11 @@ def alert_history(live_runtime, owner_token):
             )
 
 
-def sign_in_as_owner(tab, token):
-    tab.open("/dashboard/login")
-    tab.page.fill("#restaurant_id", "demo")
-    tab.page.fill("#token", token)
-    tab.page.click("text=Sign in as owner")
-    tab.page.wait_for_url("**/dashboard/r/demo/usage")
-
-
 def test_an_owner_changes_a_rule_and_sees_a_new_webhooks_secret_once(
     browser, site, owner_token, live_runtime
 ):
     tab = new_tab(browser, site)
-    sign_in_as_owner(tab, owner_token)
+    tab.sign_in_as_owner(owner_token)
     tab.page.click("nav >> text=Alerts")
     tab.page.wait_for_url(f"**{PAGE}")
     tab.page.uncheck("#rule-1-enabled")
@@ -127,7 +119,7 @@ def test_the_alerts_page_fits_the_screen_without_errors(
     browser, site, owner_token, alert_history, width, viewport
 ):
     tab = new_tab(browser, site, viewport=viewport)
-    sign_in_as_owner(tab, owner_token)
+    tab.sign_in_as_owner(owner_token)
     assert tab.open(PAGE).status == 200
     assert tab.page.locator("tr[data-delivery]").count() == 5
     tab.screenshot(f"owner-alerts-{width}")
@@ -156,7 +148,7 @@ def test_the_alerts_page_reads_and_works_with_javascript_off(
     browser, site, owner_token, alert_history, live_runtime
 ):
     tab = new_tab(browser, site, viewport=PHONE, javascript=False)
-    sign_in_as_owner(tab, owner_token)
+    tab.sign_in_as_owner(owner_token)
     tab.open(PAGE)
     assert tab.page.locator("h1").count() == 1
     tab.page.uncheck("#rule-4-enabled")

@@ -61,19 +61,11 @@ def messages_today(runtime) -> int:
         )
 
 
-def sign_in_as_owner(tab, token: str) -> None:
-    tab.open("/dashboard/login")
-    tab.page.fill("#restaurant_id", "demo")
-    tab.page.fill("#token", token)
-    tab.page.click("text=Sign in as owner")
-    tab.page.wait_for_url("**/dashboard/r/demo/usage")
-
-
 def test_an_owner_signs_in_sees_their_usage_and_nothing_else_then_signs_out(
     browser, site, owner_token, live_runtime
 ):
     tab = new_tab(browser, site)
-    sign_in_as_owner(tab, owner_token)
+    tab.sign_in_as_owner(owner_token)
     assert "مطعم الديوان" in tab.page.locator("h1").inner_text()
     assert tab.page.locator("h1 bdi").get_attribute("dir") == "auto"
     assert tab.page.locator(".gauge").count() == 2
@@ -102,7 +94,7 @@ def test_the_usage_page_has_no_console_errors_or_csp_violations(
     browser, site, owner_token, width, viewport
 ):
     tab = new_tab(browser, site, viewport=viewport)
-    sign_in_as_owner(tab, owner_token)
+    tab.sign_in_as_owner(owner_token)
     tab.screenshot(f"owner-usage-{width}")
     assert tab.csp_violations() == []
     assert tab.console_errors == []
@@ -118,7 +110,7 @@ def test_the_usage_page_has_no_console_errors_or_csp_violations(
 
 def test_the_usage_page_reads_with_javascript_off(browser, site, owner_token, live_runtime):
     tab = new_tab(browser, site, javascript=False)
-    sign_in_as_owner(tab, owner_token)
+    tab.sign_in_as_owner(owner_token)
     assert tab.page.locator("h1").count() == 1
     assert tab.page.locator(".gauge").count() == 2
     assert tab.page.locator("[data-pace=day]").inner_text().strip() != ""
@@ -131,6 +123,6 @@ def test_the_usage_page_reads_with_javascript_off(browser, site, owner_token, li
 def test_the_owner_usage_page_on_demo_data(browser, site, owner_token):
     """The README's picture of the owner's Usage page, at phone width."""
     tab = new_tab(browser, site, viewport=PHONE)
-    sign_in_as_owner(tab, owner_token)
+    tab.sign_in_as_owner(owner_token)
     assert tab.page.locator("svg.chart").count() == 1
     tab.screenshot("owner-usage-demo")

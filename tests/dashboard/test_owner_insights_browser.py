@@ -61,11 +61,7 @@ def imported(demo, live_runtime, broker, worker):
 
 def signed_in_owner(browser, site, token, **options):
     tab = new_tab(browser, site, **options)
-    tab.open("/dashboard/login")
-    tab.page.fill("#restaurant_id", "demo")
-    tab.page.fill("#token", token)
-    tab.page.click("text=Sign in as owner")
-    tab.page.wait_for_url("**/dashboard/r/demo/usage")
+    tab.sign_in_as_owner(token)
     return tab
 
 

@@ -43,14 +43,6 @@ def people(live_runtime):
     return owner.secret, admin.secret
 
 
-def sign_in_as_owner(tab, token: str) -> None:
-    tab.open("/dashboard/login")
-    tab.page.fill("#restaurant_id", "demo")
-    tab.page.fill("#token", token)
-    tab.page.click("text=Sign in as owner")
-    tab.page.wait_for_url("**/dashboard/r/demo/usage")
-
-
 def bar(tab) -> tuple[int, int, str]:
     """Return the import bar's value and maximum and the card's state."""
     return tab.page.evaluate(
@@ -68,7 +60,7 @@ def test_an_owner_imports_and_watches_the_bar_move_to_the_true_count(
     fake_catalog.orders_latency = ORDERS_LATENCY
     owner_token, _ = people
     phone = new_tab(browser, site, viewport=PHONE)
-    sign_in_as_owner(phone, owner_token)
+    phone.sign_in_as_owner(owner_token)
     phone.page.click("nav >> text=Jobs")
     phone.page.wait_for_url("**/dashboard/r/demo/jobs")
     phone.screenshot("owner-jobs-before-phone")
@@ -80,7 +72,7 @@ def test_an_owner_imports_and_watches_the_bar_move_to_the_true_count(
     # The page is never reloaded from here on: this mark would be lost.
     phone.page.evaluate("window.__notReloaded = true")
     desktop = new_tab(browser, site, viewport=DESKTOP)
-    sign_in_as_owner(desktop, owner_token)
+    desktop.sign_in_as_owner(owner_token)
     desktop.open("/dashboard/r/demo/jobs")
 
     seen: list[tuple[int, int, str]] = []
@@ -135,7 +127,7 @@ def test_without_javascript_a_second_start_shows_the_running_import(
     owner_token, _ = people
     first, second = (new_tab(browser, site, viewport=PHONE, javascript=False) for _ in "12")
     for tab in (first, second):
-        sign_in_as_owner(tab, owner_token)
+        tab.sign_in_as_owner(owner_token)
         tab.open("/dashboard/r/demo/jobs")  # both offer the button: no import yet
     first.page.click("button:text('Import order history')")
     first.page.wait_for_url("**/dashboard/r/demo/jobs?started=*")
@@ -164,7 +156,7 @@ def test_a_failed_import_says_what_happened_and_that_the_owner_can_try_again(
     fake_catalog.fail(r"page=2", status=403)  # the first page of orders, then a refusal
     owner_token, _ = people
     tab = new_tab(browser, site, viewport=PHONE)
-    sign_in_as_owner(tab, owner_token)
+    tab.sign_in_as_owner(owner_token)
     tab.open("/dashboard/r/demo/jobs")
     tab.page.click("button:text('Import order history')")
     tab.page.wait_for_url("**/dashboard/r/demo/jobs?started=*")
@@ -178,7 +170,7 @@ def test_a_failed_import_says_what_happened_and_that_the_owner_can_try_again(
     assert not tab.page.locator("[role=status]").is_visible()  # "started" is no news now
     tab.screenshot("owner-jobs-failed-phone")
     desktop = new_tab(browser, site, viewport=DESKTOP)
-    sign_in_as_owner(desktop, owner_token)
+    desktop.sign_in_as_owner(owner_token)
     desktop.open("/dashboard/r/demo/jobs")
     assert "you can try again" in desktop.page.inner_text(".import-summary")
     desktop.screenshot("owner-jobs-failed-desktop")
